@@ -1,0 +1,3 @@
+#include "intref_native.h"
+
+int intref_abi_version(void) { return 1; }
