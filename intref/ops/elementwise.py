@@ -135,13 +135,11 @@ def add(
 ):
     """Quantised addition of two int8/int16 tensors with their own scales (TFLite ADD)."""
     check_add(a, b, params, acc, name)
-    scheme = params.scheme
-    a_scaled = rescale(
-        (a.astype(np.int64) - params.a_zp) << params.left_shift, params.a_multiplier, params.a_shift, scheme
-    )
-    b_scaled = rescale(
-        (b.astype(np.int64) - params.b_zp) << params.left_shift, params.b_multiplier, params.b_shift, scheme
-    )
+    # Broadcast first so that every error names a flat index of the output.
+    a, b = np.broadcast_arrays(a.astype(np.int64), b.astype(np.int64))
+    p = params
+    a_scaled = rescale((a - p.a_zp) << p.left_shift, p.a_multiplier, p.a_shift, p.scheme)
+    b_scaled = rescale((b - p.b_zp) << p.left_shift, p.b_multiplier, p.b_shift, p.scheme)
     held = acc.apply(a_scaled + b_scaled, op=name)
     y = params.out.apply(held)
     return (y, held) if return_acc else y

@@ -36,6 +36,15 @@ from .rounding import div_pow2
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
+# The reasons a RescaleError gives; every backend raises with these exact strings.
+REASON_LEFT_SHIFT = "x * (1 << shift) overflows int32 (TFLite does this multiply in int32)"
+REASON_RESULT = "result does not fit in int32"
+REASON_TOSA_VALUE = "TOSA requires -2^(shift-1) <= value < 2^(shift-1)"
+
+
+def reason_width(bits: int) -> str:
+    return f"accumulator does not fit in {bits} bits"
+
 
 @dataclass(frozen=True)
 class SchemeLimits:
@@ -103,12 +112,7 @@ def _tflite_double(x: np.ndarray, m: np.ndarray, s: np.ndarray) -> np.ndarray:
     left = np.maximum(s, 0)
     right = np.maximum(-s, 0)
     shifted = x << left
-    _require(
-        (shifted < INT32_MIN) | (shifted > INT32_MAX),
-        "tflite_double",
-        x,
-        "x * (1 << shift) overflows int32 (TFLite does this multiply in int32)",
-    )
+    _require((shifted < INT32_MIN) | (shifted > INT32_MAX), "tflite_double", x, REASON_LEFT_SHIFT)
     # SaturatingRoundingDoublingHighMul: round(x*M / 2^31), ties toward +inf; the only product that does not
     # fit is INT32_MIN * INT32_MIN, which saturates to INT32_MAX.
     high = div_pow2(shifted * m, 31, "half_up")
@@ -118,22 +122,22 @@ def _tflite_double(x: np.ndarray, m: np.ndarray, s: np.ndarray) -> np.ndarray:
 
 def _single(x: np.ndarray, m: np.ndarray, s: np.ndarray) -> np.ndarray:
     result = div_pow2(x * m, 31 - s, "half_up")
-    _require((result < INT32_MIN) | (result > INT32_MAX), "single", x, "result does not fit in int32")
+    _require((result < INT32_MIN) | (result > INT32_MAX), "single", x, REASON_RESULT)
     return result
 
 
 def _tosa_double(v: np.ndarray, m: np.ndarray, s: np.ndarray) -> np.ndarray:
     half = np.int64(1) << (s - 1)
-    _require((v < -half) | (v >= half), "tosa_double", v, "TOSA requires -2^(shift-1) <= value < 2^(shift-1)")
+    _require((v < -half) | (v >= half), "tosa_double", v, REASON_TOSA_VALUE)
     offset = half + np.where(s > 31, np.where(v >= 0, 2**30, -(2**30)), 0)
     result = (v * m + offset) >> s
-    _require((result < INT32_MIN) | (result > INT32_MAX), "tosa_double", v, "result does not fit in int32")
+    _require((result < INT32_MIN) | (result > INT32_MAX), "tosa_double", v, REASON_RESULT)
     return result
 
 
 def _tosa_scale16(v: np.ndarray, m: np.ndarray, s: np.ndarray) -> np.ndarray:
     result = div_pow2(v * m, s, "half_up")
-    _require((result < INT32_MIN) | (result > INT32_MAX), "tosa_scale16", v, "result does not fit in int32")
+    _require((result < INT32_MIN) | (result > INT32_MAX), "tosa_scale16", v, REASON_RESULT)
     return result
 
 
@@ -164,7 +168,7 @@ def check_values(scheme: str, acc: np.ndarray) -> None:
     bits = scheme_limits(scheme).value_bits
     if bits < 64:
         lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
-        _require((acc < lo) | (acc > hi), scheme, acc, f"accumulator does not fit in {bits} bits")
+        _require((acc < lo) | (acc > hi), scheme, acc, reason_width(bits))
 
 
 def rescale(acc, multiplier, shift, scheme: str) -> np.ndarray:
