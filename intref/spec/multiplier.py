@@ -99,7 +99,7 @@ def _dyadic(scale: float) -> tuple[int, int]:
         m //= 2
         e -= 1
     if e > 62:
-        m = int(div_pow2(m, e - 62, "half_up"))
+        m = int(div_pow2(np.array(m, dtype=object), e - 62, "half_up"))  # Python ints: e - 62 may exceed 62
         e = 62
     if e < 0:
         raise ValueError(f"scale {scale} is too large for 'dyadic' (exponent {e} < 0)")
@@ -108,6 +108,8 @@ def _dyadic(scale: float) -> tuple[int, int]:
 
 def _onnx(scale: float) -> tuple[int, int]:
     scale = _check_scale(scale, "onnx", allow_negative=False)
+    if scale >= 2.0**24:  # also keeps the float32 cast below from overflowing to inf
+        raise ValueError(f"scale {scale} is outside the range 'onnx' represents (must be below 2^24)")
     scale32 = float(np.float32(scale))
     if scale32 == 0.0:
         return 0, 0

@@ -69,4 +69,6 @@ class Requant:
     def apply(self, acc) -> np.ndarray:
         """Requantise an accumulator (per-channel parameters run along its last axis)."""
         scaled = rescale(acc, self.multiplier, self.shift, self.scheme)
-        return np.clip(scaled + self.zero_point, self.lo, self.hi).astype(self.out_dtype)
+        # Clamp before adding the zero point: the same result as clamping the exact sum, and no int64 wrap.
+        zp = self.zero_point
+        return (np.clip(scaled, self.lo - zp, self.hi - zp) + zp).astype(self.out_dtype)

@@ -3,7 +3,10 @@
 Each scheme is a function ``(acc, multiplier, shift) -> int64`` that broadcasts like NumPy, so per-channel
 parameters (shape ``(C,)``) apply along the last axis of ``acc``. Illegal parameters raise ``ValueError``
 naming the parameter; a value that violates the scheme's own requirement raises ``RescaleError`` naming the
-flat index (C order) of the first offending element.
+flat index (C order) of the first offending element. The checks run one requirement at a time over the whole
+tensor, in this order: the input width, then the scheme's requirements in the order listed below (for
+``tosa_double``: the value range, then the result range); the error names the first element failing the
+first requirement that any element fails.
 
 ``tflite_double``  TFLite/gemmlowp ``MultiplyByQuantizedMultiplier`` (double rounding); ``shift > 0`` is a
                    left shift done in int32 before the multiply (overflow is an error, C leaves it undefined),

@@ -41,6 +41,11 @@ def _round_up_needed(x, q, rem, den_half_cmp, mode: str):
     raise ValueError(f"unknown rounding mode {mode!r}; expected one of {ROUNDING_MODES}")
 
 
+def _raise_where(q: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """``q + up`` keeping q's dtype (int64 stays int64, object stays Python ints)."""
+    return q + up.astype(int if q.dtype == object else q.dtype)
+
+
 def _sign_of_difference(a, b):
     """Elementwise sign of ``a - b`` as int8 (works for int64 and object arrays alike)."""
     return (a > b).astype(np.int8) - (a < b).astype(np.int8)
@@ -53,6 +58,8 @@ def div_pow2(x, n, mode: RoundingMode):
     """
     x = np.asarray(x)
     n = np.asarray(n)
+    shape = np.broadcast_shapes(x.shape, n.shape)
+    x, n = np.atleast_1d(x, n)  # 0-d object arrays would otherwise decay to Python ints mid-way
     if np.any(n < 0):
         raise ValueError("div_pow2: shift n must be >= 0")
     if x.dtype == object:
@@ -64,17 +71,19 @@ def div_pow2(x, n, mode: RoundingMode):
     # n == 0 leaves no fraction: treat it as "below half" so no mode rounds up.
     cmp = np.where(n == 0, -1, _sign_of_difference(rem, half))
     up = _round_up_needed(x, q, rem, cmp, mode)
-    return q + up.astype(q.dtype) if q.dtype != object else q + up.astype(int)
+    return _raise_where(q, up).reshape(shape)
 
 
 def div_round(num, den, mode: RoundingMode):
     """``num / den`` rounded with ``mode``, for ``den > 0`` (any integer ``den``, not just powers of two)."""
     num = np.asarray(num)
     den = np.asarray(den)
+    shape = np.broadcast_shapes(num.shape, den.shape)
+    num, den = np.atleast_1d(num, den)
     if np.any(den <= 0):
         raise ValueError("div_round: denominator must be > 0")
     q = num // den
     rem = num - q * den
     cmp = _sign_of_difference(rem, den - rem)  # sign of (rem - den/2), without forming 2*rem
     up = _round_up_needed(num, q, rem, cmp, mode)
-    return q + up.astype(q.dtype) if q.dtype != object else q + up.astype(int)
+    return _raise_where(q, up).reshape(shape)
