@@ -153,7 +153,7 @@ def _product_half_even(z: np.ndarray, m: np.ndarray, e: np.ndarray) -> np.ndarra
     if fits_int64:
         return div_pow2(z * m, e, "half_even")
     exact = div_pow2(z.astype(object) * m.astype(object), e.astype(object), "half_even")
-    return np.clip(exact, INT64_MIN, INT64_MAX).astype(np.int64)
+    return np.asarray(np.clip(exact, INT64_MIN, INT64_MAX), dtype=object).astype(np.int64)  # 0-d stays an array
 
 
 _IMPLEMENTATIONS = {
