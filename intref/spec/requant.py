@@ -71,4 +71,4 @@ class Requant:
         scaled = rescale(acc, self.multiplier, self.shift, self.scheme)
         # Clamp before adding the zero point: the same result as clamping the exact sum, and no int64 wrap.
         zp = self.zero_point
-        return (np.clip(scaled, self.lo - zp, self.hi - zp) + zp).astype(self.out_dtype)
+        return np.asarray(np.clip(scaled, self.lo - zp, self.hi - zp) + zp).astype(self.out_dtype)
