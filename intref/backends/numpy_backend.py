@@ -16,3 +16,7 @@ class NumpyBackend:
     lut = staticmethod(ops.lut)
     clamp = staticmethod(ops.clamp)
     mean_over_time = staticmethod(ops.mean_over_time)
+    layernorm = staticmethod(ops.layernorm)
+    softmax = staticmethod(ops.softmax)
+    argmax = staticmethod(ops.argmax)
+    quantize = staticmethod(ops.quantize)
