@@ -36,12 +36,13 @@ def zero_point(name: str, value, dtype) -> int:
     return int(value)
 
 
-def weights(name: str, w, ndim: int) -> np.ndarray:
-    """int8 weights, or packed int4 unpacked to int8, with the expected number of dimensions."""
+def weights(name: str, w, ndim: int, unpack: bool = True) -> np.ndarray | PackedInt4:
+    """int8 weights, or packed int4 (unpacked to int8 unless ``unpack`` is False, for kernels that unpack
+    panel by panel), with the expected number of dimensions."""
     if isinstance(w, PackedInt4):
         if len(w.shape) != ndim:
             raise ValueError(f"{name} must have {ndim} dimensions, got logical shape {w.shape}")
-        return w.unpack()
+        return w.unpack() if unpack else w
     return int_array(name, w, (np.int8,), ndim)
 
 

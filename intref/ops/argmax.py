@@ -24,4 +24,4 @@ def argmax(x: np.ndarray, offset: np.ndarray | None = None, *, name: str = "argm
     """Indices (int32) of the largest ``x + offset`` along the last axis."""
     check_argmax(x, offset, name)
     scores = x.astype(np.int64) if offset is None else x.astype(np.int64) + offset.astype(np.int64)
-    return np.argmax(scores, axis=-1).astype(np.int32)
+    return np.asarray(np.argmax(scores, axis=-1)).astype(np.int32)

@@ -27,11 +27,11 @@ def normalize_padding(padding, name: str) -> tuple[int, int]:
     return int(pad[0]), int(pad[1])
 
 
-def check_conv1d(x, w, bias, x_zp, requant, acc, stride, dilation, padding, groups, name):
+def check_conv1d(x, w, bias, x_zp, requant, acc, stride, dilation, padding, groups, name, unpack_weights: bool = True):
     """Validate a conv1d call; returns (int8 weights, int32 bias, x_zp, stride, dilation, (pl, pr), depthwise)."""
     x = _checks.int_array(f"{name}: x", x, _checks.ACTIVATION_DTYPES, ndim=2)
     shape = w.shape if isinstance(w, PackedInt4) else getattr(w, "shape", None)
-    wi = _checks.weights(f"{name}: w", w, 3)
+    wi = _checks.weights(f"{name}: w", w, 3, unpack_weights)
     c_out, c_in_g, k = shape
     c_in = x.shape[1]
     stride = _checks.positive_int(f"{name}: stride", stride)

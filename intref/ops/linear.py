@@ -9,13 +9,13 @@ from . import _checks
 from ._exact import exact_matmul
 
 
-def check_linear(x, w, bias, x_zp, requant, acc, name):
+def check_linear(x, w, bias, x_zp, requant, acc, name, unpack_weights: bool = True):
     """Validate a linear call; returns (int8 weights [N, K], int32 bias [N], x_zp)."""
     x = _checks.int_array(f"{name}: x", x, _checks.ACTIVATION_DTYPES)
     if x.ndim < 1:
         raise ValueError(f"{name}: x must have at least one dimension")
     shape = w.shape if isinstance(w, PackedInt4) else getattr(w, "shape", None)
-    wi = _checks.weights(f"{name}: w", w, 2)
+    wi = _checks.weights(f"{name}: w", w, 2, unpack_weights)
     n, k = shape
     if x.shape[-1] != k:
         raise ValueError(f"{name}: x has {x.shape[-1]} input features, w expects {k}")

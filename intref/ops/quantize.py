@@ -34,6 +34,7 @@ def quantize(
 ) -> np.ndarray:
     """float32 -> int8/16/32 (the narrowest type holding [lo, hi])."""
     check_quantize(x, scale, zero_point, lo, hi, name)
-    q = np.rint(x.astype(np.float64) / scale)  # rint rounds half to even
+    with np.errstate(over="ignore"):  # an overflow to +-inf is clamped below, like every other large value
+        q = np.rint(np.asarray(x.astype(np.float64) / scale))  # rint rounds half to even
     q = np.clip(q, lo - zero_point, hi - zero_point)
-    return (q.astype(np.int64) + zero_point).astype(dtype_for_range(lo, hi))
+    return np.asarray(q.astype(np.int64) + zero_point).astype(dtype_for_range(lo, hi))

@@ -2,7 +2,8 @@
 
 Per row of integer logits ``x`` (int8/16/32 at scale s_x):
 
-    d   = max(x - max(x), -2^31)                      <= 0, fits int32
+    d   = max(x - max(x), floor)                      <= 0; floor = the most negative value the scheme
+                                                      rescales legally (spec.rescale.most_negative_input)
     u   = -rescale(d, multiplier, shift, scheme)      >= 0: -d * s_x * log2(e) in 1/256 units (Q8)
     e   = exp2_neg_q8(u)                              2^(-u/256) in Q15, so e = 2^15 for the row's maximum
     S   = sum(e)                                      >= 2^15
@@ -23,6 +24,7 @@ import numpy as np
 
 from ..spec import check_params, div_pow2, dtype_for_range, rescale
 from ..spec.fixedpoint import exp2_neg_q8
+from ..spec.rescale import most_negative_input
 from . import _checks
 
 
@@ -63,9 +65,11 @@ def check_softmax(x, params, mask, name):
         if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_:
             raise TypeError(f"{name}: mask must be a bool array")
         try:
-            np.broadcast_shapes(mask.shape, x.shape)
+            fits = np.broadcast_shapes(mask.shape, x.shape) == x.shape
         except ValueError:
-            raise ValueError(f"{name}: mask shape {mask.shape} does not broadcast to {x.shape}") from None
+            fits = False
+        if not fits:
+            raise ValueError(f"{name}: mask shape {mask.shape} does not broadcast to {x.shape}")
 
 
 def softmax(x: np.ndarray, params: SoftmaxParams, *, mask: np.ndarray | None = None, name: str = "softmax"):
@@ -74,7 +78,9 @@ def softmax(x: np.ndarray, params: SoftmaxParams, *, mask: np.ndarray | None = N
     xi = x.astype(np.int64)
     keep = np.ones(x.shape, dtype=bool) if mask is None else np.broadcast_to(mask, x.shape)
     row_max = np.where(keep, xi, np.iinfo(np.int64).min).max(axis=-1, keepdims=True)
-    d = np.maximum(np.where(keep, xi - row_max, 0), -(2**31))
+    # Far below the maximum every element has e = 0 anyway; the floor keeps the rescale legal for every scheme.
+    floor = most_negative_input(params.scheme, params.multiplier, params.shift)
+    d = np.maximum(np.where(keep, xi - row_max, 0), floor)
     u = -rescale(d, params.multiplier, params.shift, params.scheme)
     e = np.where(keep, exp2_neg_q8(np.maximum(u, 0)), 0)
     total = e.sum(axis=-1, keepdims=True)

@@ -174,6 +174,27 @@ def check_values(scheme: str, acc: np.ndarray) -> None:
         _require((acc < lo) | (acc > hi), scheme, acc, reason_width(bits))
 
 
+def most_negative_input(scheme: str, multiplier: int, shift: int) -> int:
+    """The most negative int32 accumulator that ``scheme`` rescales without error, for a scalar multiplier >= 0.
+
+    Ops that may feed arbitrarily negative values whose results all round to the same saturated end (softmax's
+    differences from the row maximum) clamp their input here first, so that no legal call raises.
+    """
+    m, s = (int(v) for v in check_params(scheme, multiplier, shift))
+    if m < 0:
+        raise ValueError(f"most_negative_input: multiplier must be >= 0, got {m}")
+    floor = INT32_MIN
+    if scheme == "tflite_double":
+        floor = -(2**31 >> max(s, 0))  # x << shift must stay in int32
+    elif scheme in ("single", "tosa_scale16") and m > 0:
+        n = 31 - s if scheme == "single" else s
+        # (x*m + 2^(n-1)) >> n >= INT32_MIN  <=>  x >= -(2^(31+n) + 2^(n-1)) / m
+        floor = -((2 ** (31 + n) + 2 ** (n - 1)) // m)
+    elif scheme == "tosa_double":
+        floor = -(2 ** (s - 1))  # TOSA's value range; the result then fits int32
+    return max(floor, INT32_MIN)
+
+
 def rescale(acc, multiplier, shift, scheme: str) -> np.ndarray:
     """Rescale ``acc`` with per-tensor or per-channel ``(multiplier, shift)`` under ``scheme``; int64 result."""
     m, s = check_params(scheme, multiplier, shift)
