@@ -1,0 +1,11 @@
+"""Subcommands of ``intref``: each module has ``register(subparsers)``, which adds its parser and sets ``func``
+(``func(args) -> exit status``). Add a command by writing a module and listing it here."""
+
+from __future__ import annotations
+
+from . import inspect, vectors
+from ._common import common_options
+
+COMMANDS = (inspect, vectors)
+
+__all__ = ["COMMANDS", "common_options"]
