@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from . import inspect, vectors
+from . import inspect, quantize, vectors
 from ._common import common_options
 
-COMMANDS = (inspect, vectors)
+COMMANDS = (inspect, vectors, quantize)
 
 __all__ = ["COMMANDS", "common_options"]

@@ -21,6 +21,8 @@ ELEMENT = {
     "int16": (np.dtype("<i2"), 16, "int16_t"),
     "int32": (np.dtype("<i4"), 32, "int32_t"),
     "int64": (np.dtype("<i8"), 64, "int64_t"),
+    # The float32 input of a quantize node: memh holds its IEEE-754 bits, C headers exact hex float literals.
+    "float32": (np.dtype("<f4"), 32, "float"),
 }
 MAX_NPY_HEADER = 65535
 FORMATS = ("npy", "memh", "c")
@@ -56,7 +58,10 @@ def memh_text(arr: np.ndarray, dtype: str, label: str) -> str:
     """One element per line, two's complement hex at the element's width; a ``//`` comment line first."""
     _, bits, _ = ELEMENT[dtype]
     digits = bits // 4
-    values = np.asarray(arr).astype(np.int64).ravel()
+    if dtype == "float32":
+        values = np.asarray(arr, dtype="<f4").view("<u4").astype(np.int64).ravel()
+    else:
+        values = np.asarray(arr).astype(np.int64).ravel()
     mask = (1 << bits) - 1
     shape = ", ".join(str(d) for d in np.shape(arr))
     lines = [f"// {label}: {dtype} [{shape}], {values.size} elements, C order, two's complement, {bits} bits"]
@@ -87,11 +92,13 @@ def read_memh(text: str, dtype: str, shape: tuple[int, ...], path: str = "memh")
                 raise VectorsError(f"{path}:{lineno}: more than the {count} elements of shape {list(shape)}")
             if word >> bits:
                 raise VectorsError(f"{path}:{lineno}: {token} does not fit in {bits} bits")
-            values[position] = word - (1 << bits) if word >> (bits - 1) else word
+            values[position] = word if dtype == "float32" else word - (1 << bits) if word >> (bits - 1) else word
             position += 1
     if len(values) != count:
         raise VectorsError(f"{path}: holds {len(values)} elements, shape {list(shape)} needs {count}")
     out = np.array([values[i] for i in range(count)], dtype=np.int64)
+    if dtype == "float32":
+        return out.astype("<u4").view("<f4").reshape(shape)
     return out.astype(np_dtype).reshape(shape)
 
 
@@ -117,6 +124,8 @@ def c_array(ident: str, arr: np.ndarray, dtype: str, comment: str) -> str:
     flat = np.asarray(arr).ravel()
     if dtype == "float64":
         literals = [repr(float(v)) for v in flat]
+    elif dtype == "float32":
+        literals = [f"{float(v).hex()}f" for v in flat.astype(np.float32)]  # exact in C99
     else:
         literals = [_c_int(int(v), ctype) for v in flat.astype(np.int64)]
     shape = ", ".join(str(d) for d in np.shape(arr))
