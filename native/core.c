@@ -1,3 +1,0 @@
-#include "intref_native.h"
-
-int intref_abi_version(void) { return 1; }
