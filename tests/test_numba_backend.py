@@ -369,13 +369,14 @@ def test_mul_and_mean_errors():
     err = same("mul", a, b, rq, a_zp=32767, b_zp=-32768)
     assert isinstance(err, AccumulatorOverflowError) and err.index == 0
     same("mul", a, b, rq, a_zp=32767, b_zp=-32768, acc=Accumulator("wrap"), return_acc=True)
-    # mean: an overflow of the sums comes before the divided multiplier's own ValueError
+    # mean: the divided multiplier's ValueError (a parameter for this T) comes before an overflow of the sums
     x = np.full((3000, 2), 32767, dtype=np.int16)
     tiny = Requant("tosa_double", np.int64(1), np.int64(62))  # dividing by T pushes the shift past 62
     err = same("mean_over_time", x, tiny, acc=Accumulator("error", 24))
-    assert isinstance(err, AccumulatorOverflowError)
-    err = same("mean_over_time", x, tiny)
     assert isinstance(err, ValueError)
+    fine = Requant("tosa_double", np.int64(2**30), np.int64(40))
+    err = same("mean_over_time", x, fine, acc=Accumulator("error", 24))
+    assert isinstance(err, AccumulatorOverflowError)
 
 
 # --- elementwise ops -------------------------------------------------------------------------------------------

@@ -286,14 +286,7 @@ class NumbaBackend:
         zp = check_mean(x, x_zp, requant, acc, name)
         t, channels = x.shape
         sums = x.sum(axis=0, dtype=np.int64) - t * zp
-        try:
-            scaled = requant_for_count(requant, t)
-        except ValueError:
-            # The reference holds the sums before it derives the divided multiplier: an overflow comes first.
-            ep = Epilogue.build(None, acc, channels=channels, size=channels, return_acc=False, name=name)
-            ep.run(sums)
-            ep.raise_errors()
-            raise
+        scaled = requant_for_count(requant, t)  # as the reference: an illegal divided shift before any sum
         return _requantized(sums, scaled, acc, return_acc, name, (channels,))
 
     # The transformer ops (see :mod:`.numba_nn`).

@@ -39,6 +39,7 @@ def mean_over_time(
 ):
     """x: int8/int16 [T, C] -> y [C] (the requant's output type)."""
     zp = check_mean(x, x_zp, requant, acc, name)
+    divided = requant_for_count(requant, x.shape[0])  # parameters first: an illegal shift for this T is a ValueError
     held = acc.apply((x.astype(np.int64) - zp).sum(axis=0), op=name)
-    y = requant_for_count(requant, x.shape[0]).apply(held)
+    y = divided.apply(held)
     return (y, held) if return_acc else y
