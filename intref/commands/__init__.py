@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from . import inspect, quantize, vectors
+from . import eval as eval_command
+from . import inspect, models, quantize, transcribe, vectors
 from ._common import common_options
 
-COMMANDS = (inspect, vectors, quantize)
+COMMANDS = (transcribe, eval_command, models, inspect, vectors, quantize)
 
 __all__ = ["COMMANDS", "common_options"]
