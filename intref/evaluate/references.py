@@ -10,7 +10,8 @@ This is a scoring tool, so it runs hama's own runtime. The recipe:
 The tokens are strings of the acoustic models' vocabulary (ids 0..188), so they compare directly with decodings.
 
 G2P takes about 20 ms per word, so results are cached per word in
-`$XDG_CACHE_HOME/intref/g2p/` (default `~/.cache/intref/g2p/`), one JSON file per hama version and G2P weights.
+`g2p/` of intref's cache (`$INTREF_CACHE`, else `$XDG_CACHE_HOME/intref`, default `~/.cache/intref`),
+one JSON file per hama version and G2P weights.
 """
 
 from __future__ import annotations
@@ -39,9 +40,11 @@ def strip_punctuation(word: str) -> str:
 
 
 def cache_dir() -> Path:
-    """Folder of the G2P cache: $XDG_CACHE_HOME/intref/g2p, else ~/.cache/intref/g2p."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "intref" / "g2p"
+    """Folder of the G2P cache: ``g2p/`` in intref's cache ($INTREF_CACHE, else $XDG_CACHE_HOME/intref, else
+    ~/.cache/intref)."""
+    from ..models.fetch import cache_root
+
+    return cache_root() / "g2p"
 
 
 def g2p_fingerprint() -> str:
