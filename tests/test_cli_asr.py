@@ -188,3 +188,25 @@ def test_eval_on_real_clips_is_close_to_float(cache, capsys):
     assert overall["clips"] == 3
     assert overall["PER int"] <= overall["PER float"] + 0.05
     assert overall["tok agree"] >= 0.9
+
+
+def test_vectors_export_from_audio_and_check_on_every_backend(cache, audio, tmp_path, capsys):
+    out = tmp_path / "golden"
+    from intref.models.default import BUILTINS, expected_sha256
+
+    argv = ["vectors", "export", "hama-1.7", str(audio / "speech.flac"), "--out", str(out), "--no-model"]
+    rc, stdout, err = run_cli(capsys, *argv)
+    assert rc == 0, err
+    assert "for 315 nodes" in stdout
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["model"]["sha256"] == expected_sha256(BUILTINS["hama-1.7"])
+    rc, stdout, err = run_cli(capsys, "vectors", "check", str(out), "--model", "hama-1.7")
+    assert rc == 0, stdout + err
+    assert "all passed" in stdout
+
+
+def test_vectors_export_refuses_audio_longer_than_the_window(cache, tmp_path, capsys):
+    path = tmp_path / "long.wav"
+    sf.write(path, np.zeros(16000 * 31, dtype=np.float32), 16000)
+    rc, _, err = run_cli(capsys, "vectors", "export", "hama-1.7", str(path), "--out", str(tmp_path / "v"))
+    assert rc != 0 and "longer than the model's window" in err and err.count("intref: error:") == 1

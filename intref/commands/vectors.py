@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 from ._common import add_command, print_json, read_inputs
 
@@ -15,11 +17,15 @@ rescale, per-channel multiplier and shift, rescale scheme, zero points, clamp bo
   check    re-run stored vectors on every backend and confirm every file bit for bit"""
 
 EXPORT = """\
-Run MODEL on INPUT and write golden vectors to --out. INPUT is an .npy file (single-input model) or
-name=path.npy pairs. Writes manifest.json (model and input sha256, each file's shape, dtype and sha256),
-inputs/, nodes/<index>_<name>/ with one file per tensor and params.json, and a copy of the model.
+Run MODEL on INPUT and write golden vectors to --out. MODEL is an .intref file or a built-in model (hama-1.7,
+hama-1.6). INPUT is an .npy file (single-input model), name=path.npy pairs, or, for an acoustic model, one audio
+file of at most 30 s (its log-mel becomes the input). Writes manifest.json (model and input sha256, each file's
+shape, dtype and sha256), inputs/, nodes/<index>_<name>/ with one file per tensor and params.json, and a copy
+of the model.
 
-example: intref vectors export model.intref features.npy --out golden/ --formats npy,memh,c"""
+examples:
+  intref vectors export model.intref features.npy --out golden/ --formats npy,memh,c
+  intref vectors export hama-1.7 speech.wav --out golden-speech/"""
 
 VERIFY = """\
 Compare a device dump with golden vectors. The dump uses the export's layout (nodes/<index>_<name>/y.npy or
@@ -40,8 +46,8 @@ def register(sub) -> None:
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
     e = add_command(vsub, "export", "write golden vectors of a model run", EXPORT)
-    e.add_argument("model", help="an .intref model file")
-    e.add_argument("inputs", nargs="+", metavar="INPUT", help="input.npy, or name=path.npy pairs")
+    e.add_argument("model", help="an .intref model file, or hama-1.7 / hama-1.6")
+    e.add_argument("inputs", nargs="+", metavar="INPUT", help="input.npy, name=path.npy pairs, or an audio file")
     e.add_argument("--out", required=True, help="output directory (new or empty)")
     e.add_argument(
         "--formats", default="npy", help="comma-separated: npy, memh, c (default: npy; npy is always written)"
@@ -61,21 +67,59 @@ def register(sub) -> None:
     c = add_command(vsub, "check", "re-run golden vectors on every backend", CHECK)
     c.add_argument("path", help="vectors directory, op case, or a directory above them")
     c.add_argument("--backend", action="append", help="check only this backend (repeatable; default: all available)")
-    c.add_argument("--model", help="the model file, when the vectors were exported with --no-model")
+    c.add_argument(
+        "--model", help="the model file (or hama-1.7 / hama-1.6), when the vectors were exported with --no-model"
+    )
     c.add_argument("--json", action="store_true", help="print the results as JSON")
     c.add_argument("-v", "--verbose", action="store_true", help="list passing vector sets too")
     c.set_defaults(func=run_check)
 
 
+def is_audio_input(inputs: list[str]) -> bool:
+    """One argument that is neither ``name=path`` nor an ``.npy`` file: a sound file for an acoustic model."""
+    return len(inputs) == 1 and "=" not in inputs[0] and Path(inputs[0]).suffix.lower() != ".npy"
+
+
+def say(message: str) -> None:
+    print(f"intref: {message}", file=sys.stderr, flush=True)
+
+
+def audio_input(spec: str, path: str):
+    """(model, {input: log-mel}) for one clip that fits the model's window."""
+    from ..asr import Recognizer
+    from ..errors import IntrefInputError
+    from ..frontend.audio import load_waveform
+    from ..frontend.chunking import MAX_SINGLE_SAMPLES
+    from ..frontend.logmel import SAMPLE_RATE
+    from ..models.hama.integer import INPUT
+
+    recognizer = Recognizer.load(spec, backend="numpy", progress=say)
+    wav = load_waveform(path)
+    if wav.shape[0] > MAX_SINGLE_SAMPLES:
+        raise IntrefInputError(
+            f"{path}: {wav.shape[0] / SAMPLE_RATE:.1f} s is longer than the model's window "
+            f"({MAX_SINGLE_SAMPLES / SAMPLE_RATE:.1f} s); export a shorter cut"
+        )
+    x = recognizer.logmel(wav)
+    if x.shape[0] == 0:
+        raise IntrefInputError(f"{path}: too short to give a single frame")
+    return recognizer.model, {INPUT: x}
+
+
 def run_export(args: argparse.Namespace) -> int:
-    from ..graph import load
+    from ..models.default import resolve_model
     from ..vectors.export import export
 
-    model = load(args.model)
+    if is_audio_input(args.inputs):
+        model, inputs = audio_input(args.model, args.inputs[0])
+    else:
+        from ..graph import load
+
+        model, inputs = load(resolve_model(args.model, say).path), read_inputs(args.inputs)
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     manifest = export(
         model,
-        read_inputs(args.inputs),
+        inputs,
         args.out,
         formats=formats,
         backend=args.backend,
@@ -115,7 +159,12 @@ def run_verify(args: argparse.Namespace) -> int:
 def run_check(args: argparse.Namespace) -> int:
     from ..vectors.check import check, format_results, summary
 
-    results = check(args.path, args.backend, model=args.model)
+    model = args.model
+    if model is not None:
+        from ..models.default import resolve_model
+
+        model = str(resolve_model(model, say).path)
+    results = check(args.path, args.backend, model=model)
     if args.json:
         print_json(summary(results))
     else:
