@@ -527,3 +527,33 @@ def test_unavailable_without_numba():
     assert result.returncode == 0, result.stderr
     assert "unavailable:" in result.stdout and "numba is not installed" in result.stdout
     assert result.stdout.strip().endswith("True")
+
+
+def _swapped(a: np.ndarray) -> np.ndarray:
+    """The same values in the other byte order (e.g. >i2 on a little-endian machine)."""
+    return a.astype(a.dtype.newbyteorder("S"))
+
+
+def test_byte_swapped_inputs_give_the_reference_values():
+    rng = np.random.default_rng(11)
+    x16 = rng.integers(-32768, 32768, size=(7, 9)).astype(np.int16)
+    x8 = rng.integers(-128, 128, size=(5, 12)).astype(np.int8)
+    w = rng.integers(-128, 128, size=(3, 12)).astype(np.int8)
+    bias = rng.integers(-1000, 1000, size=3).astype(np.int32)
+    acc32 = rng.integers(-(2**20), 2**20, size=(4, 6)).astype(np.int32)
+    table = rng.integers(-32768, 32768, size=65536).astype(np.int16)
+    rq = Requant("single", np.full(3, 1 << 30, dtype=np.int32), np.full(3, -4, dtype=np.int32))
+    rq6 = Requant("tflite_double", np.full(6, 1 << 30, dtype=np.int32), np.full(6, -3, dtype=np.int32))
+    cases = [
+        ("clamp", (_swapped(x16), -100, 100), {}),
+        ("lut", (_swapped(x16), _swapped(table)), {}),
+        ("linear", (x8, w, _swapped(bias)), {"requant": rq}),
+        ("requantize", (_swapped(acc32), rq6), {}),
+        ("argmax", (_swapped(x16),), {}),
+    ]
+    numba_backend, reference = get("numba"), get("numpy")
+    for op, args, kwargs in cases:
+        expected = getattr(reference, op)(*args, **kwargs)
+        got = getattr(numba_backend, op)(*args, **kwargs)
+        assert got.shape == expected.shape and got.dtype.type == expected.dtype.type, op
+        assert np.array_equal(got, expected), op

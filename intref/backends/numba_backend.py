@@ -19,6 +19,7 @@ import (numba's thread count is a setting of the calling thread).
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 
@@ -295,5 +296,27 @@ class NumbaBackend:
     argmax = staticmethod(numba_nn.argmax)
     quantize = staticmethod(numba_nn.quantize)
 
+
+def _native_order(value):
+    """A byte-swapped array (e.g. dtype ``>i2``) as the same values in native order; anything else as it is."""
+    if isinstance(value, np.ndarray) and not value.dtype.isnative:
+        return value.astype(value.dtype.newbyteorder("="))
+    return value
+
+
+def _in_native_order(fn):
+    """numba compiles for native byte order only; the ops depend on values, so swapped arrays are converted."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*map(_native_order, args), **{k: _native_order(v) for k, v in kwargs.items()})
+
+    return wrapper
+
+
+for _op in ops.OP_NAMES:
+    setattr(NumbaBackend, _op, _in_native_order(getattr(NumbaBackend, _op)))
+for _op in ops.NN_OP_NAMES:
+    setattr(NumbaBackend, _op, staticmethod(_in_native_order(getattr(numba_nn, _op))))
 
 __all__ = ["NumbaBackend", "get_threads", "set_threads"]
