@@ -4,6 +4,10 @@
 above them (all cases below are found). A model directory passes when its files still have the manifest's sha256
 and every backend re-renders every file byte for byte; an op case when every backend gives the expected
 output and accumulator, or raises the expected error at the expected element.
+
+A manifest with a ``digest_only`` entry records the sha256 of vectors that are not stored beside it (a whole real
+model's run is tens of MB): such a directory is skipped, with the reason it gives; its owner re-exports and compares
+digests (vectors/hama/, tests/test_asr_golden.py).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from .manifest import hash_problems, inside, load_manifest
 from .opcase import check_case
 
 MAX_PROBLEMS = 5
+DIGEST_ONLY = "digest_only"  # manifest key: only the files' sha256 are stored; the value says why
 
 
 @dataclass
@@ -34,6 +39,7 @@ class CheckResult:
     kind: str  # "model" or "op"
     backend: str  # a backend name, or "files" for the sha256 check
     problems: list[str] = field(default_factory=list)
+    skipped: str | None = None  # why the set was not re-run (digest-only vectors)
 
     @property
     def ok(self) -> bool:
@@ -80,6 +86,8 @@ def _npy_difference(rel: str, fresh: bytes, directory: Path, backend: str) -> st
 
 def _check_model_dir(directory: Path, label: str, backends: list, model_path: Path | None) -> list[CheckResult]:
     manifest = load_manifest(directory)
+    if DIGEST_ONLY in manifest:
+        return [CheckResult(label, "model", "files", skipped=f"digests only: {manifest[DIGEST_ONLY]}")]
     results = [CheckResult(label, "model", "files", hash_problems(directory, manifest["files"]))]
     model_file = manifest["model"].get("file")
     if model_path is None:
@@ -168,6 +176,7 @@ def summary(results: list[CheckResult]) -> dict[str, Any]:
         "ok": not failed,
         "cases": len(cases),
         "failed_cases": failed,
+        "skipped_cases": sorted({r.path for r in results if r.skipped}),
         "backends": sorted({r.backend for r in results if r.backend != "files"}),
         "results": [asdict(r) | {"ok": r.ok} for r in results],
     }
@@ -181,7 +190,10 @@ def format_results(results: list[CheckResult], verbose: bool = False) -> str:
     for path, rs in by_case.items():
         bad = [r for r in rs if not r.ok]
         backends = ", ".join(r.backend for r in rs if r.backend != "files")
-        if bad:
+        skipped = [r.skipped for r in rs if r.skipped]
+        if skipped:
+            lines.append(f"skip  {path}  ({'; '.join(skipped)})")
+        elif bad:
             lines.append(f"FAIL  {path}  [{backends}]")
             for r in bad:
                 lines += [f"      {r.backend}: {p}" for p in r.problems]
@@ -189,5 +201,7 @@ def format_results(results: list[CheckResult], verbose: bool = False) -> str:
             lines.append(f"ok    {path}  [{backends}]")
     s = summary(results)
     status = "all passed" if s["ok"] else f"{len(s['failed_cases'])} failed"
-    lines.append(f"{s['cases']} vector sets checked on {', '.join(s['backends']) or 'no backend'}: {status}")
+    checked = s["cases"] - len(s["skipped_cases"])
+    skipped = f", {len(s['skipped_cases'])} skipped" if s["skipped_cases"] else ""
+    lines.append(f"{checked} vector sets checked on {', '.join(s['backends']) or 'no backend'}{skipped}: {status}")
     return "\n".join(lines)
