@@ -67,6 +67,35 @@ static INTREF_TARGET_AVX512 void tfl_held(const epi_plan *p, const int32_t *tile
     }
 }
 
+/* The same for single rounding with every shift <= 0 (plan.single_safe): (x * M + 2^(n-1)) >> n per 64-bit
+ * lane, no range check needed. */
+static INTREF_TARGET_AVX512 void single_held(const epi_plan *p, const int32_t *tile, int ld, int nrows, int64_t row0,
+                                             int64_t c0, int nch, void *y) {
+    const __m512i lo32 = _mm512_set1_epi32(p->lo32), hi32 = _mm512_set1_epi32(p->hi32);
+    const __m512i zp32 = _mm512_set1_epi32(p->zp32);
+    const int sat8 = p->sat8, ob = p->out_bytes;
+    const int64_t ch = p->channels;
+    int j, i;
+    for (j = 0; j < nch; j += 16) {
+        const int lanes = nch - j < 16 ? nch - j : 16;
+        const __mmask16 km = (__mmask16)(lanes == 16 ? 0xFFFFu : ((1u << lanes) - 1u));
+        const int64_t c = c0 + j;
+        const __m512i m = _mm512_loadu_si512((const void *)(p->m32 + c)), mo = _mm512_srli_epi64(m, 32);
+        const __m512i ne = _mm512_loadu_si512((const void *)(p->n64 + c));
+        const __m512i no = _mm512_loadu_si512((const void *)(p->n64 + c + 8));
+        const __m512i re = _mm512_loadu_si512((const void *)(p->rnd64 + c));
+        const __m512i ro = _mm512_loadu_si512((const void *)(p->rnd64 + c + 8));
+        for (i = 0; i < nrows; i++) {
+            const __m512i x = _mm512_maskz_loadu_epi32(km, tile + (int64_t)i * ld + j);
+            const __m512i pe = _mm512_mul_epi32(x, m), po = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), mo);
+            const __m512i se = _mm512_srav_epi64(_mm512_add_epi64(pe, re), ne);
+            const __m512i so = _mm512_srav_epi64(_mm512_add_epi64(po, ro), no);
+            const __m512i r = _mm512_mask_blend_epi32(0xAAAA, se, _mm512_slli_epi64(so, 32));
+            tfl_store16(sat8, ob, lo32, hi32, zp32, y, (row0 + i) * ch + c, km, r);
+        }
+    }
+}
+
 INTREF_TARGET_AVX512 void epi_tile_avx512(const epi_plan *p, int mode, const int32_t *tile, int ld, int nrows,
                                           int64_t row0, int64_t c0, int nch, const int32_t *corr, void *acc_out,
                                           void *y_out, intref_errs *e) {
@@ -82,6 +111,10 @@ INTREF_TARGET_AVX512 void epi_tile_avx512(const epi_plan *p, int mode, const int
     int j, i, l;
     if (mode == EPI_HELD && p->fast && !acc_out) {
         tfl_held(p, tile, ld, nrows, row0, c0, nch, y_out);
+        return;
+    }
+    if (mode == EPI_HELD && p->single_safe && p->vec && !acc_out) {
+        single_held(p, tile, ld, nrows, row0, c0, nch, y_out);
         return;
     }
     for (j = 0; j < nch; j += 16) {

@@ -69,6 +69,7 @@ typedef struct {
     int64_t *n64, *rnd64, *fix64;
     int32_t sat8; /* int8 output over [-128, 127] and |held| + |zp| < 2^31: narrowing with saturation clamps */
     int32_t fast; /* tflite_double without left shift or INT32_MIN multiplier: the fused SIMD epilogue */
+    int32_t single_safe; /* single with every shift <= 0: each rescaled int32 value fits int32, no check */
     void *mem;
 } epi_plan;
 

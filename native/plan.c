@@ -120,6 +120,10 @@ int plan_init(epi_plan *p, const intref_acc *acc, const intref_requant *rq, int6
         }
     }
     p->fast = p->scheme == INTREF_SCHEME_TFLITE_DOUBLE && !p->any_left && !p->any_sat;
+    /* |x * M| <= 2^31 (2^31 - 1) and n = 31 - shift >= 31: (x * M + 2^(n-1)) >> n stays inside int32 */
+    p->single_safe = p->scheme == INTREF_SCHEME_SINGLE;
+    for (i = 0; i < channels && p->single_safe; i++)
+        if (p->shift[i] > 0) p->single_safe = 0;
     return INTREF_OK;
 }
 

@@ -938,3 +938,37 @@ def test_byte_swapped_inputs_are_read_in_their_own_order():
     assert_same("softmax", x.astype(">i4"), softmax_params("single", 0.05))
     assert_same("argmax", x, np.arange(17, dtype=">i4"))
     assert_same("quantize", rng.standard_normal(40).astype(">f4"), 0.01)
+
+
+def _random_binary_case(rng, shape, scheme: str):
+    """Operands of random types and zero points, and add parameters with per-channel or per-tensor rescales."""
+    c = shape[-1]
+    dtypes = [np.int8, np.int16][int(rng.integers(0, 2))], [np.int8, np.int16][int(rng.integers(0, 2))]
+    a, b = (rng.integers(np.iinfo(d).min, np.iinfo(d).max, shape, endpoint=True).astype(d) for d in dtypes)
+    zps = [int(rng.integers(-100, 100)) for _ in range(2)]
+    n = c if rng.integers(0, 2) else 1
+    ins = [Requant.from_scale(rng.uniform(0.05, 1.0, n), scheme, 0) for _ in range(2)]
+    out = Requant.from_scale(rng.uniform(2e-5, 3e-3, n), scheme, int(rng.integers(-9, 9)))
+    left = 20 if all(d == np.int8 for d in dtypes) else 14
+    params = AddParams(zps[0], zps[1], left, ins[0].multiplier, ins[0].shift, ins[1].multiplier, ins[1].shift, out)
+    return a, b, zps, params
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_add_and_mul_blocks_match_the_reference(isa):
+    # whole-row blocks of the SIMD path: rows split across blocks and threads, channels up to and beyond a block,
+    # accumulators narrow enough that some blocks fall back to the element code (errors name the same element)
+    nat.set_isa(isa)
+    rng = rng_for("binary-blocks", isa)
+    shapes = [(551, 36), (3, 4096), (2, 4097), (300, 17), (1, 1), (40, 551), (7, 16)]
+    accs = [Accumulator(), Accumulator("wrap", 16), Accumulator("saturate", 20), Accumulator("error", 20)]
+    for shape in shapes:
+        for scheme in ("tflite_double", "single", "dyadic"):
+            a, b, zps, params = _random_binary_case(rng, shape, scheme)
+            for acc in accs:
+                for threads in (1, 2):
+                    nat.set_threads(threads)
+                    want = bool(rng.integers(0, 2))
+                    assert_same("add", a, b, params, acc=acc, return_acc=want)
+                    rq = params.out
+                    assert_same("mul", a, b, rq, a_zp=zps[0], b_zp=zps[1], acc=acc, return_acc=want)

@@ -22,7 +22,20 @@ def int_array(name: str, value, dtypes: tuple[type, ...], ndim: int | None = Non
     return value
 
 
+# The integer types every op takes, without an np.iinfo lookup per call.
+_RANGES: dict[type, tuple[int, int]] = {
+    np.int8: (-(2**7), 2**7 - 1),
+    np.int16: (-(2**15), 2**15 - 1),
+    np.int32: (-(2**31), 2**31 - 1),
+    np.int64: (-(2**63), 2**63 - 1),
+    np.uint8: (0, 2**8 - 1),
+}
+
+
 def dtype_range(dtype) -> tuple[int, int]:
+    known = _RANGES.get(dtype if isinstance(dtype, type) else getattr(dtype, "type", None))
+    if known is not None:
+        return known
     info = np.iinfo(dtype)
     return int(info.min), int(info.max)
 
