@@ -41,6 +41,14 @@ def _out_dtype(bound: BoundNode) -> str:
     return dtype_name(bound.requant.out_dtype) if bound.requant is not None else _acc_dtype(bound)
 
 
+def _result(out, want_acc: bool) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """A backend result as (outputs, accumulator); without ``want_acc`` the op was asked for its output only."""
+    if want_acc:
+        y, acc = out
+        return [y], acc
+    return [out], None
+
+
 def _check_channels(bound: BoundNode, channels) -> None:
     """Per-channel requant parameters must match the node's output channels (checked by ops at run time too)."""
     if bound.requant is None:
@@ -74,6 +82,7 @@ class Linear(NodeKind):
     attrs = {"x_zp": Attr()}
     requant = "optional"
     accumulates = True
+    acc_optional = True  # call() takes want_acc
 
     def prepare(self, bound, param_specs):
         w = _weights(self, bound, 2)
@@ -90,18 +99,18 @@ class Linear(NodeKind):
         check_zero_point("x_zp", bound.attrs["x_zp"], x.dtype)
         return [(_out_dtype(bound), (*x.shape[:-1], n))]
 
-    def call(self, backend, bound, args):
-        y, acc = backend.linear(
+    def call(self, backend, bound, args, want_acc: bool = True):
+        out = backend.linear(
             args[0],
             bound.extra["w"],
             bound.extra["bias"],
             x_zp=bound.attrs["x_zp"],
             requant=bound.requant,
             acc=bound.acc,
-            return_acc=True,
+            return_acc=want_acc,
             name=bound.name,
         )
-        return [y], acc
+        return _result(out, want_acc)
 
 
 @register
@@ -118,6 +127,7 @@ class Conv1d(NodeKind):
     }
     requant = "optional"
     accumulates = True
+    acc_optional = True  # call() takes want_acc
 
     def prepare(self, bound, param_specs):
         w = _weights(self, bound, 3)
@@ -151,9 +161,9 @@ class Conv1d(NodeKind):
             t_out = None
         return [(_out_dtype(bound), (t_out, c_out))]
 
-    def call(self, backend, bound, args):
+    def call(self, backend, bound, args, want_acc: bool = True):
         a = bound.attrs
-        y, acc = backend.conv1d(
+        out = backend.conv1d(
             args[0],
             bound.extra["w"],
             bound.extra["bias"],
@@ -164,10 +174,10 @@ class Conv1d(NodeKind):
             dilation=a["dilation"],
             padding=a["padding"],
             groups=a["groups"],
-            return_acc=True,
+            return_acc=want_acc,
             name=bound.name,
         )
-        return [y], acc
+        return _result(out, want_acc)
 
 
 @register
@@ -176,6 +186,7 @@ class Requantize(NodeKind):
     attrs = {"x_zp": Attr()}
     requant = "required"
     accumulates = True
+    acc_optional = True  # call() takes want_acc
 
     def infer(self, bound, inputs):
         (x,) = inputs
@@ -184,11 +195,11 @@ class Requantize(NodeKind):
         _check_channels(bound, x.shape[-1] if x.shape else 1)
         return [(_out_dtype(bound), x.shape)]
 
-    def call(self, backend, bound, args):
-        y, acc = backend.requantize(
-            args[0], bound.requant, x_zp=bound.attrs["x_zp"], acc=bound.acc, return_acc=True, name=bound.name
+    def call(self, backend, bound, args, want_acc: bool = True):
+        out = backend.requantize(
+            args[0], bound.requant, x_zp=bound.attrs["x_zp"], acc=bound.acc, return_acc=want_acc, name=bound.name
         )
-        return [y], acc
+        return _result(out, want_acc)
 
 
 def _pair_specs(op: str, a: TensorSpec, b: TensorSpec) -> Shape:
@@ -205,6 +216,7 @@ class Add(NodeKind):
     attrs = {"a_zp": Attr(), "b_zp": Attr(), "left_shift": Attr(default=20, lo=0, hi=30)}
     requant = "required"
     accumulates = True
+    acc_optional = True  # call() takes want_acc
 
     def prepare(self, bound, param_specs):
         side = {r: self.int_param(bound, r, ("int32",), max_ndim=1) for r in self.params}
@@ -232,9 +244,10 @@ class Add(NodeKind):
         _check_channels(bound, shape[-1] if shape else 1)
         return [(_out_dtype(bound), shape)]
 
-    def call(self, backend, bound, args):
-        y, acc = backend.add(args[0], args[1], bound.extra["params"], acc=bound.acc, return_acc=True, name=bound.name)
-        return [y], acc
+    def call(self, backend, bound, args, want_acc: bool = True):
+        p = bound.extra["params"]
+        out = backend.add(args[0], args[1], p, acc=bound.acc, return_acc=want_acc, name=bound.name)
+        return _result(out, want_acc)
 
 
 @register
@@ -244,6 +257,7 @@ class Mul(NodeKind):
     attrs = {"a_zp": Attr(), "b_zp": Attr()}
     requant = "required"
     accumulates = True
+    acc_optional = True  # call() takes want_acc
 
     def infer(self, bound, inputs):
         a, b = inputs
@@ -253,19 +267,19 @@ class Mul(NodeKind):
         _check_channels(bound, shape[-1] if shape else 1)
         return [(_out_dtype(bound), shape)]
 
-    def call(self, backend, bound, args):
+    def call(self, backend, bound, args, want_acc: bool = True):
         a = bound.attrs
-        y, acc = backend.mul(
+        out = backend.mul(
             args[0],
             args[1],
             bound.requant,
             a_zp=a["a_zp"],
             b_zp=a["b_zp"],
             acc=bound.acc,
-            return_acc=True,
+            return_acc=want_acc,
             name=bound.name,
         )
-        return [y], acc
+        return _result(out, want_acc)
 
 
 @register
@@ -314,6 +328,7 @@ class MeanOverTime(NodeKind):
     attrs = {"x_zp": Attr()}
     requant = "required"
     accumulates = True
+    acc_optional = True  # call() takes want_acc
 
     def infer(self, bound, inputs):
         (x,) = inputs
@@ -325,11 +340,11 @@ class MeanOverTime(NodeKind):
         _check_channels(bound, x.shape[1])
         return [(_out_dtype(bound), (x.shape[1],))]
 
-    def call(self, backend, bound, args):
-        y, acc = backend.mean_over_time(
-            args[0], bound.requant, x_zp=bound.attrs["x_zp"], acc=bound.acc, return_acc=True, name=bound.name
+    def call(self, backend, bound, args, want_acc: bool = True):
+        out = backend.mean_over_time(
+            args[0], bound.requant, x_zp=bound.attrs["x_zp"], acc=bound.acc, return_acc=want_acc, name=bound.name
         )
-        return [y], acc
+        return _result(out, want_acc)
 
     def runtime_params(self, bound, args):
         # The stored (multiplier, shift) is divided by T when the node runs; hardware derives the same pair.

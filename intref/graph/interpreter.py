@@ -73,8 +73,12 @@ def check_shape(spec: TensorSpec, arr: np.ndarray, symbols: dict[str, int]) -> s
     return None
 
 
-def _call(backend, bound: BoundNode, args: list[np.ndarray]):
+def _call(backend, bound: BoundNode, args: list[np.ndarray], lean: bool = False):
+    """The node's outputs and accumulator; ``lean``: nobody reads the accumulator, so kinds that can skip it do
+    (the backend then neither allocates nor stores it, and may take a faster epilogue)."""
     try:
+        if lean and getattr(bound.kind, "acc_optional", False):
+            return bound.kind.call(backend, bound, args, want_acc=False)
         return bound.kind.call(backend, bound, args)
     except IntrefError:
         raise
@@ -138,10 +142,11 @@ def run(model: Model, inputs, *, backend=None, check=None, trace: Hook | None = 
         if problem:
             raise IntrefInputError(f"input {spec.name!r} {problem}")
     last_use = model.last_use
+    lean = trace is None
     for bound in model.nodes:
         args = [env[t] if t in env else model.constants[t] for t in bound.spec.inputs]
         if secondary is None:
-            outs, acc = _call(primary, bound, args)
+            outs, acc = _call(primary, bound, args, lean)
         else:
             outs, acc = _checked_call(primary, secondary, names, bound, args)
         for t, arr in zip(bound.spec.outputs, outs, strict=True):

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..ops import SoftmaxParams
 from ..spec import dtype_for_range
-from .core_ops import _check_channels, _out_dtype
+from .core_ops import _check_channels, _out_dtype, _result
 from .ir import INT_RANGES, dtype_name
 from .registry import (
     Attr,
@@ -58,6 +58,7 @@ class LayerNorm(NodeKind):
     }
     requant = "required"
     accumulates = True
+    acc_optional = True  # call() takes want_acc
 
     def prepare(self, bound, param_specs):
         gamma = self.int_param(bound, "gamma", ("int8", "int16"), ndim=1)
@@ -85,9 +86,9 @@ class LayerNorm(NodeKind):
             raise ValueError(f"{c} channels of {x.dtype} with eps {bound.attrs['eps']} overflow the 64-bit variance")
         return [(_out_dtype(bound), x.shape)]
 
-    def call(self, backend, bound, args):
+    def call(self, backend, bound, args, want_acc: bool = True):
         a = bound.attrs
-        y, acc = backend.layernorm(
+        out = backend.layernorm(
             args[0],
             bound.extra["gamma"],
             bound.extra["beta"],
@@ -96,10 +97,10 @@ class LayerNorm(NodeKind):
             eps=a["eps"],
             frac_bits=a["frac_bits"],
             acc=bound.acc,
-            return_acc=True,
+            return_acc=want_acc,
             name=bound.name,
         )
-        return [y], acc
+        return _result(out, want_acc)
 
 
 @register
@@ -213,6 +214,7 @@ class Matmul(NodeKind):
     attrs = {"a_zp": Attr()}
     requant = "optional"
     accumulates = True
+    acc_optional = True  # call() takes want_acc
 
     def prepare(self, bound, param_specs):
         _check_channels(bound, None)
@@ -231,18 +233,18 @@ class Matmul(NodeKind):
         _check_channels(bound, n)
         return [(_out_dtype(bound), (*a.shape[:-1], n))]
 
-    def call(self, backend, bound, args):
-        y, acc = backend.linear(
+    def call(self, backend, bound, args, want_acc: bool = True):
+        out = backend.linear(
             args[0],
             args[1],
             None,
             x_zp=bound.attrs["a_zp"],
             requant=bound.requant,
             acc=bound.acc,
-            return_acc=True,
+            return_acc=want_acc,
             name=bound.name,
         )
-        return [y], acc
+        return _result(out, want_acc)
 
 
 @register
