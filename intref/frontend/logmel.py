@@ -8,6 +8,7 @@ near a float16 rounding boundary round up or down, and the rounding step magnifi
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,7 +64,7 @@ def frame_signal(wav: np.ndarray, n_frames: int) -> np.ndarray:
     )
 
 
-def _sequential_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _sequential_matmul_numpy(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a [m, K] @ b [K, n], accumulating over K one rounded float32 product at a time (no FMA, no reordering)."""
     acc = np.zeros((a.shape[0], b.shape[1]), dtype=np.float32)
     prod = np.empty_like(acc)
@@ -71,6 +72,54 @@ def _sequential_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         np.multiply(a[:, k : k + 1], b[k], out=prod)
         acc += prod
     return acc
+
+
+@functools.cache
+def _sequential_matmul_kernel():
+    """The same sums compiled by numba (None without numba): one pass per output row instead of K passes over
+    the whole output. Without fastmath, LLVM neither fuses a multiply into an add nor reorders the sums, so
+    every product and every partial sum is rounded to float32 exactly as in the NumPy loop."""
+    try:
+        import numba
+    except ImportError:  # pragma: no cover - numba is a dependency; the NumPy loop stays correct without it
+        return None
+
+    @numba.njit(cache=True, nogil=True)
+    def kernel(a, b):  # pragma: no cover - compiled
+        m, depth = a.shape
+        n = b.shape[1]
+        acc = np.zeros((m, n), dtype=np.float32)
+        # Four rows at a time, so that each row of b is loaded once for four outputs.
+        full = m - m % 4
+        for i in range(0, full, 4):
+            r0, r1, r2, r3 = acc[i], acc[i + 1], acc[i + 2], acc[i + 3]
+            for k in range(depth):
+                x0, x1, x2, x3 = a[i, k], a[i + 1, k], a[i + 2, k], a[i + 3, k]
+                for j in range(n):
+                    w = b[k, j]
+                    r0[j] += x0 * w
+                    r1[j] += x1 * w
+                    r2[j] += x2 * w
+                    r3[j] += x3 * w
+        for i in range(full, m):
+            row = acc[i]
+            for k in range(depth):
+                x = a[i, k]
+                for j in range(n):
+                    row[j] += x * b[k, j]
+        return acc
+
+    return kernel
+
+
+def _sequential_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a [m, K] @ b [K, n] in float32, summed over k = 0..K-1 in order (see :func:`_sequential_matmul_numpy`)."""
+    kernel = _sequential_matmul_kernel()
+    if kernel is None:
+        return _sequential_matmul_numpy(a, b)
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    b = np.ascontiguousarray(b, dtype=np.float32)
+    return kernel(a, b)
 
 
 def log_mel(
