@@ -324,7 +324,7 @@ class NativeBackend:
         rows = math.prod(x.shape[:-1])
         xc = _contig(x, np.int8).reshape(rows, k)
         held, y = _outputs(x.shape[:-1] + (n,), acc, requant, return_acc)
-        self._dense(xc, w, b, zp, requant, acc, 1, 1, 1, (0, 0), held, y, name)
+        self._conv(False, xc, w, b, zp, requant, acc, 1, 1, 1, (0, 0), held, y, name)
         return _finish(held, y, requant, return_acc)
 
     def conv1d(
@@ -353,18 +353,18 @@ class NativeBackend:
         _check_limits(name, t_out, c_out)
         xc = _contig(x, np.int8)
         held, y = _outputs((t_out, c_out), acc, requant, return_acc)
-        if depthwise:
-            self._depthwise(xc, w, b, zp, requant, acc, k, stride, dilation, pad, held, y, name)
-        else:
-            self._dense(xc, w, b, zp, requant, acc, k, stride, dilation, pad, held, y, name)
+        self._conv(depthwise, xc, w, b, zp, requant, acc, k, stride, dilation, pad, held, y, name)
         return _finish(held, y, requant, return_acc)
 
-    def _dense(self, xc, w, b, zp, requant, acc, k, stride, dilation, pad, held, y, name) -> None:
+    def _conv(self, depthwise, xc, w, b, zp, requant, acc, k, stride, dilation, pad, held, y, name) -> None:
+        """One C call: the depthwise kernel takes no output-channel count (it equals the input's)."""
         w8, w4 = _weight_args(w)
         bc = _contig(b, np.int32)
         rq = _RequantArgs(requant, w.shape[0])
         status = _ffi.new("intref_status *")
-        rc = _lib.intref_conv1d_dense(
+        fn = _lib.intref_conv1d_depthwise if depthwise else _lib.intref_conv1d_dense
+        kernel_shape = (k,) if depthwise else (w.shape[0], k)
+        rc = fn(
             ISAS.index(_isa),
             _threads,
             _ptr("int8_t[]", xc),
@@ -372,36 +372,7 @@ class NativeBackend:
             xc.shape[1],
             _ffi.NULL if w8 is None else _ptr("int8_t[]", w8),
             _ffi.NULL if w4 is None else _ptr("uint8_t[]", w4),
-            w.shape[0],
-            k,
-            stride,
-            dilation,
-            pad[0],
-            pad[1],
-            _ptr("int32_t[]", bc),
-            zp,
-            _acc_struct(acc),
-            rq.struct,
-            _optr(held),
-            _optr(y) if requant is not None else _ffi.NULL,
-            status,
-        )
-        _raise_status(rc, status, name, acc, requant.scheme if requant is not None else None)
-
-    def _depthwise(self, xc, w, b, zp, requant, acc, k, stride, dilation, pad, held, y, name) -> None:
-        w8, w4 = _weight_args(w)
-        bc = _contig(b, np.int32)
-        rq = _RequantArgs(requant, w.shape[0])
-        status = _ffi.new("intref_status *")
-        rc = _lib.intref_conv1d_depthwise(
-            ISAS.index(_isa),
-            _threads,
-            _ptr("int8_t[]", xc),
-            xc.shape[0],
-            xc.shape[1],
-            _ffi.NULL if w8 is None else _ptr("int8_t[]", w8),
-            _ffi.NULL if w4 is None else _ptr("uint8_t[]", w4),
-            k,
+            *kernel_shape,
             stride,
             dilation,
             pad[0],

@@ -10,14 +10,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .container import HamaFile
-from .layers import conv1d_stem, depthwise_conv1d, gelu, layer_norm, mhsa, sigmoid, silu
+from .layers import N_MELS, conv1d_stem, depthwise_conv1d, gelu, layer_norm, mhsa, network_input, sigmoid, silu
 from .vocab import NUM_TOKENS
 
 D_MODEL = 144
 D_FF = 576
 HEADS = 4
 BLOCKS = 4
-N_MELS = 80
 CONV_KERNEL = 31
 PREFIX = "acoustic_model.model."
 
@@ -136,9 +135,7 @@ class ConformerCTC:
         )
 
     def logits(self, logmel: np.ndarray) -> np.ndarray:
-        x = np.asarray(logmel, dtype=np.float32)
-        if x.ndim != 2 or x.shape[0] != N_MELS:
-            raise ValueError(f"log-mel must be [{N_MELS}, t], got {x.shape}")
+        x = network_input(logmel)
         if x.shape[1] == 0:
             return np.zeros((0, NUM_TOKENS), dtype=np.float32)
         h = gelu(conv1d_stem(x, self.stem_w, self.stem_b))  # no positional encoding, no input scaling

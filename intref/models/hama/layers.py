@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...frontend.logmel import N_MELS
+
 F32 = np.float32
 LN_EPS = F32(1e-5)
 # The runtime's GELU divides by sqrt(2) rounded to float16.
@@ -71,6 +73,14 @@ def mhsa(a: np.ndarray, w_in: np.ndarray, b_in: np.ndarray, w_out: np.ndarray, b
     return ctx @ w_out + b_out
 
 
+def network_input(logmel: np.ndarray) -> np.ndarray:
+    """The acoustic networks' input as float32 [80, t]; ValueError for any other shape."""
+    x = np.asarray(logmel, dtype=np.float32)
+    if x.ndim != 2 or x.shape[0] != N_MELS:
+        raise ValueError(f"log-mel must be [{N_MELS}, t], got {x.shape}")
+    return x
+
+
 def conv1d_stem(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Dense conv1d, kernel 3, stride 2, padding 1|1: x [C_in, t] -> [T, C_out] with T = (t - 1) // 2 + 1."""
     c_in, t = x.shape
@@ -98,6 +108,7 @@ def depthwise_conv1d(x: np.ndarray, w: np.ndarray, b: np.ndarray, dilation: int 
 
 
 __all__ = [
+    "N_MELS",
     "conv1d_stem",
     "depthwise_conv1d",
     "erf_as",
@@ -105,6 +116,7 @@ __all__ = [
     "layer_norm",
     "log_softmax",
     "mhsa",
+    "network_input",
     "sigmoid",
     "silu",
     "softmax",
