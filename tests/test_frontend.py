@@ -276,3 +276,18 @@ def test_merge_checks_its_inputs():
         merge_window_outputs(windows, [np.zeros((5, 1)), np.zeros((5, 1))], MAX_SINGLE_SAMPLES + 1)
     with pytest.raises(ValueError, match="multiples of 320"):
         plan_windows(10**6, window=1000)
+
+
+@pytest.mark.parametrize("rows", [1, 3, 4, 7, 64])
+def test_compiled_in_order_sums_equal_the_numpy_loop_bit_for_bit(rows):
+    """The log-mel's STFT and mel products: the compiled kernel must round exactly as the NumPy loop does."""
+    from intref.frontend import logmel
+
+    rng = np.random.default_rng(rows)
+    a = (rng.standard_normal((rows, 400)) * 1e-2).astype(np.float32)
+    b = rng.standard_normal((400, 201)).astype(np.float32)
+    expected = logmel._sequential_matmul_numpy(a, b)
+    got = logmel._sequential_matmul(a, b)
+    assert got.dtype == np.float32 and np.array_equal(got.view(np.uint32), expected.view(np.uint32))
+    # The fused multiply-add or a reordered sum would round differently on some of these.
+    assert not np.array_equal(expected, (a.astype(np.float64) @ b.astype(np.float64)).astype(np.float32))
