@@ -29,6 +29,9 @@
  * point, or an activation + 128, times a weight), cannot overflow int32: 65536 * 32640 < 2^31. */
 #define INTREF_KSAFE 65536
 
+/* Linear layers of at most this many rows take the unpacked one-pass path of gemv.c. */
+#define GEMV_MAX_ROWS 4
+
 /* The first offending element of each check, kept per thread and merged (minimum index wins). */
 typedef struct {
     int64_t index[INTREF_NSLOTS]; /* -1: no failure */
@@ -72,6 +75,7 @@ typedef struct {
     int32_t single_safe; /* single with every shift <= 0: each rescaled int32 value fits int32, no check */
     void *mem;
 } epi_plan;
+
 
 /* Builds the plan (rq may be NULL or have scheme NONE: the output is the accumulator). Returns INTREF_OK,
  * INTREF_EINVAL for illegal parameters or INTREF_ENOMEM. */
@@ -162,6 +166,14 @@ const int8_t *weight_row(const int8_t *w8, const uint8_t *w4, int64_t row_len, i
 extern const dense_kernels dense_avx2;
 extern const dense_kernels dense_avx512;
 #endif
+
+/* gemv.c: rows [m, k] times int8 weights [n, k] (m <= GEMV_MAX_ROWS, k <= INTREF_KSAFE) through the plan,
+ * finished by the ISA's tile epilogue `epi`. */
+typedef void (*gemv_epi)(const epi_plan *p, int mode, const int32_t *tile, int ld, int nrows, int64_t row0,
+                         int64_t c0, int nch, const int32_t *corr, void *acc_out, void *y_out, intref_errs *e);
+int gemv_run(int32_t isa, int nthreads, const int8_t *x, int64_t m, int64_t k, const int8_t *w, int64_t n,
+             const int32_t *bias, int32_t x_zp, const epi_plan *p, gemv_epi epi, void *acc_out, void *y_out,
+             intref_errs *errs);
 
 /* Epilogue modes for a tile of int32 sums */
 enum {

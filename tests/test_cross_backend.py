@@ -271,6 +271,10 @@ def fixed_cases() -> tuple[Case, ...]:
     for x_mode, w_kind in (("min", "min"), ("max", "max"), ("min", "max"), ("max", "int4"), ("min", "int4_narrow")):
         for scheme in SCHEMES:
             cases.append(linear_case(rng, 577, 5, (2,), x_mode, w_kind, scheme))
+    # A few rows (a decoder step) against many output channels: blocks of 64 channels and their remainder.
+    for rows in (1, 2, 3, 4):
+        for k, n in ((1, 64), (65, 130), (224, 201), (896, 67)):
+            cases.append(linear_case(rng, k, n, (rows,), label=f"few rows {rows} K{k} N{n}"))
     for k, dilation, stride in (
         (1, 1, 1),
         (3, 2, 1),
@@ -473,6 +477,8 @@ def large_cases() -> list[Case]:
     return [
         linear_case(rng, 577, 65, (300,), scheme="single", label="large linear"),
         linear_case(rng, 143, 33, (257,), w_kind="int4", scheme="tosa_double", label="large linear int4"),
+        linear_case(rng, 224, 3001, (1,), scheme="single", label="one row, many channels"),
+        linear_case(rng, 577, 1500, (3,), scheme="tflite_double", label="three rows, many channels"),
         conv_case(rng, 401, 65, 9, 1, 2, 8, False, c_out=63, label="large dense conv"),
         conv_case(rng, 503, 144, 9, 1, 1, 4, True, label="large depthwise conv"),
         conv_case(rng, 300, 33, 87, 2, 1, (43, 43), True, w_kind="int4", label="large long depthwise"),

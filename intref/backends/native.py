@@ -224,6 +224,48 @@ class _RequantArgs:
         st.hi = requant.hi
 
 
+# Prepared C arguments of parameter objects (Requant, AddParams), made once per (object, channel count): their
+# arrays are read-only copies, so an object's arguments never change. The entry keeps the object alive, so its
+# id is not reused while cached.
+_PREPARED: dict[tuple[int, int], tuple[object, object]] = {}
+_PREPARED_MAX = 4096
+_NO_REQUANT = None
+
+
+def _prepared(owner, channels: int, make):
+    key = (id(owner), channels)
+    hit = _PREPARED.get(key)
+    if hit is not None and hit[0] is owner:
+        return hit[1]
+    value = make()
+    if len(_PREPARED) >= _PREPARED_MAX:
+        _PREPARED.clear()
+    _PREPARED[key] = (owner, value)
+    return value
+
+
+def _requant_args(requant: Requant | None, channels: int) -> _RequantArgs:
+    global _NO_REQUANT
+    if requant is None:
+        if _NO_REQUANT is None:
+            _NO_REQUANT = _RequantArgs(None, 0)
+        return _NO_REQUANT
+    return _prepared(requant, channels, lambda: _RequantArgs(requant, channels))
+
+
+def _add_vectors(p: AddParams) -> tuple[np.ndarray, ...]:
+    return (p.a_multiplier, p.a_shift, p.b_multiplier, p.b_shift)
+
+
+class _AddArgs:
+    """AddParams as C arguments: the expanded input multipliers and shifts, and the output requant."""
+
+    def __init__(self, p: AddParams, channels: int) -> None:
+        self.arrays = [_expand(v, channels) for v in _add_vectors(p)]
+        self.pointers = [_ptr("int64_t[]", v) for v in self.arrays]
+        self.out = _RequantArgs(p.out, channels)
+
+
 _INT8, _INT16, _INT32 = np.dtype(np.int8), np.dtype(np.int16), np.dtype(np.int32)
 
 
@@ -360,7 +402,7 @@ class NativeBackend:
         """One C call: the depthwise kernel takes no output-channel count (it equals the input's)."""
         w8, w4 = _weight_args(w)
         bc = _contig(b, np.int32)
-        rq = _RequantArgs(requant, w.shape[0])
+        rq = _requant_args(requant, w.shape[0])
         status = _ffi.new("intref_status *")
         fn = _lib.intref_conv1d_depthwise if depthwise else _lib.intref_conv1d_dense
         kernel_shape = (k,) if depthwise else (w.shape[0], k)
@@ -402,7 +444,7 @@ class NativeBackend:
         if x.size:
             channels = x.shape[-1] if x.ndim else 1
             xc = _contig(x, x.dtype)
-            rq = _RequantArgs(requant, channels)
+            rq = _requant_args(requant, channels)
             status = _ffi.new("intref_status *")
             rc = _lib.intref_requantize(
                 ISAS.index(_isa),
@@ -432,15 +474,11 @@ class NativeBackend:
         name: str = "add",
     ):
         check_add(a, b, params, acc, name)
-        shape = np.broadcast_shapes(a.shape, b.shape)
+        shape = a.shape if a.shape == b.shape else np.broadcast_shapes(a.shape, b.shape)
         p = params
-        try:
-            same = (
-                np.broadcast_shapes(shape, p.a_multiplier.shape, p.a_shift.shape) == shape
-                and np.broadcast_shapes(shape, p.b_multiplier.shape, p.b_shift.shape) == shape
-            )
-        except ValueError:
-            same = False
+        last = shape[-1] if shape else None
+        # The input parameters (scalars or vectors, AddParams checks) must not widen the data's shape.
+        same = all(v.ndim == 0 or (last is not None and v.shape[0] in (1, last)) for v in _add_vectors(p))
         if not same:
             # Input parameters wider than the data's last axis: the reference defines the shapes (and errors).
             return ops.add(a, b, params, acc=acc, return_acc=return_acc, name=name)
@@ -450,11 +488,9 @@ class NativeBackend:
             size = math.prod(shape)
             if size:
                 channels = shape[-1] if shape else 1
-                ac = _contig(np.broadcast_to(a, shape), a.dtype)
-                bc = _contig(np.broadcast_to(b, shape), b.dtype)
-                am, ash = _expand(p.a_multiplier, channels), _expand(p.a_shift, channels)
-                bm, bsh = _expand(p.b_multiplier, channels), _expand(p.b_shift, channels)
-                rq = _RequantArgs(requant, channels)
+                ac = _contig(a if a.shape == shape else np.broadcast_to(a, shape), a.dtype)
+                bc = _contig(b if b.shape == shape else np.broadcast_to(b, shape), b.dtype)
+                args = _prepared(p, channels, lambda: _AddArgs(p, channels))
                 status = _ffi.new("intref_status *")
                 rc = _lib.intref_add(
                     ISAS.index(_isa),
@@ -468,12 +504,9 @@ class NativeBackend:
                     _checks.zero_point(f"{name}: a_zp", p.a_zp, a.dtype),
                     _checks.zero_point(f"{name}: b_zp", p.b_zp, b.dtype),
                     p.left_shift,
-                    _ptr("int64_t[]", am),
-                    _ptr("int64_t[]", ash),
-                    _ptr("int64_t[]", bm),
-                    _ptr("int64_t[]", bsh),
+                    *args.pointers,
                     _acc_struct(acc),
-                    rq.struct,
+                    args.out.struct,
                     _optr(held),
                     _optr(y),
                     status,
@@ -501,7 +534,7 @@ class NativeBackend:
             channels = shape[-1] if shape else 1
             ac = _contig(np.broadcast_to(a, shape), a.dtype)
             bc = _contig(np.broadcast_to(b, shape), b.dtype)
-            rq = _RequantArgs(requant, channels)
+            rq = _requant_args(requant, channels)
             status = _ffi.new("intref_status *")
             rc = _lib.intref_mul(
                 ISAS.index(_isa),
@@ -566,7 +599,7 @@ class NativeBackend:
 
     def _mean(self, xc, zp, requant, acc, held, y, name) -> None:
         t, c = xc.shape
-        rq = _RequantArgs(requant, c)
+        rq = _requant_args(requant, c)
         status = _ffi.new("intref_status *")
         rc = _lib.intref_mean_over_time(
             ISAS.index(_isa),
@@ -606,7 +639,7 @@ class NativeBackend:
         if t:
             xc, gc = _contig(x, x.dtype), _contig(gamma, gamma.dtype)
             bc = None if beta is None else _contig(beta, np.int32)
-            rq = _RequantArgs(requant, c)
+            rq = _requant_args(requant, c)
             status = _ffi.new("intref_status *")
             rc = _lib.intref_layernorm(
                 ISAS.index(_isa),

@@ -36,6 +36,8 @@ class AddParams:
             raise TypeError("AddParams.out must be a Requant")
         for side in ("a", "b"):
             m, s = check_params(self.out.scheme, getattr(self, f"{side}_multiplier"), getattr(self, f"{side}_shift"))
+            m.setflags(write=False)  # own copies, read-only: backends cache what they derive from them
+            s.setflags(write=False)
             object.__setattr__(self, f"{side}_multiplier", m)
             object.__setattr__(self, f"{side}_shift", s)
         if isinstance(self.left_shift, bool) or not isinstance(self.left_shift, (int, np.integer)):
@@ -100,7 +102,7 @@ def requantize(
 
 def _broadcast_channels(a: np.ndarray, b: np.ndarray, name: str) -> int:
     try:
-        shape = np.broadcast_shapes(a.shape, b.shape)
+        shape = a.shape if a.shape == b.shape else np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
         raise ValueError(f"{name}: input shapes {a.shape} and {b.shape} do not broadcast") from None
     return shape[-1] if shape else 1

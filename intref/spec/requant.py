@@ -38,6 +38,10 @@ class Requant:
         m, s = check_params(self.scheme, self.multiplier, self.shift)
         if m.shape != s.shape and m.ndim and s.ndim:
             raise ValueError(f"requant: multiplier shape {m.shape} and shift shape {s.shape} differ")
+        for arr in (m, s):  # own copies, read-only: a Requant never changes (backends cache what they derive)
+            arr.setflags(write=False)
+        shape = np.broadcast_shapes(m.shape, s.shape)
+        object.__setattr__(self, "_channels", shape[0] if shape else None)
         object.__setattr__(self, "multiplier", m)
         object.__setattr__(self, "shift", s)
         for name in ("zero_point", "lo", "hi"):
@@ -59,8 +63,7 @@ class Requant:
     @property
     def channels(self) -> int | None:
         """Number of output channels the parameters are for, or None when they are per-tensor."""
-        shape = np.broadcast_shapes(self.multiplier.shape, self.shift.shape)
-        return shape[0] if shape else None
+        return self._channels
 
     @property
     def out_dtype(self) -> type[np.signedinteger]:

@@ -1,0 +1,235 @@
+/* Linear layers with a few rows (a decoder step: one token, or a short prefix): one pass over the int8
+ * weight rows as they are stored, with no packing. Packing pays only when the packed panel is reused over
+ * many rows; for one row it triples the memory traffic of a product that is bound by reading the weights
+ * (a 21,367 x 224 tied output projection is 4.8 MB per step).
+ *
+ * For each output channel o the kernels give the exact x . w[o] of every row and the weight sum s[o]; the
+ * driver forms (x - x_zp) . w[o] + bias[o] = x . w[o] - x_zp * s[o] + bias[o] in int64 and passes it to the
+ * scalar epilogue (accumulator policy, rescale, stores), so the result is the reference's element for element.
+ * Partial sums stay in int32: each lane adds at most 4 products of 255 * 128 per 64 inputs, and K is at most
+ * INTREF_KSAFE. Threads take disjoint ranges of output channels; every output is computed the same way
+ * whatever the thread count. */
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include <stdint.h>
+
+#include "requant.h"
+
+#if INTREF_X86
+#include <immintrin.h>
+#endif
+
+#define GEMV_BLOCK 64 /* output channels per epilogue batch */
+
+typedef void (*gemv_dots)(const int8_t *x, const uint8_t *xu, int64_t m, int64_t k, const int8_t *w, int64_t n0,
+                          int64_t n1, int64_t *dots, int64_t *wsum);
+
+/* dots[(o - n0) * m + r] = x[r] . w[o]; wsum[o - n0] = sum of w[o]. */
+static void dots_scalar(const int8_t *x, const uint8_t *xu, int64_t m, int64_t k, const int8_t *w, int64_t n0,
+                        int64_t n1, int64_t *dots, int64_t *wsum) {
+    int64_t o, r, i;
+    (void)xu;
+    for (o = n0; o < n1; o++) {
+        const int8_t *wr = w + o * k;
+        int64_t s = 0;
+        for (i = 0; i < k; i++)
+            s += wr[i];
+        wsum[o - n0] = s;
+        for (r = 0; r < m; r++) {
+            const int8_t *xr = x + r * k;
+            int64_t d = 0;
+            for (i = 0; i < k; i++)
+                d += (int64_t)xr[i] * wr[i];
+            dots[(o - n0) * m + r] = d;
+        }
+    }
+}
+
+#if INTREF_X86
+/* AVX2: both operands sign-extended to int16 and multiplied by vpmaddwd (pairs of products summed in int32,
+ * exact: vpmaddubsw would saturate). */
+static INTREF_TARGET_AVX2 int32_t hsum8(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
+}
+
+static INTREF_TARGET_AVX2 void dots_avx2(const int8_t *x, const uint8_t *xu, int64_t m, int64_t k, const int8_t *w,
+                                         int64_t n0, int64_t n1, int64_t *dots, int64_t *wsum) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    int64_t o, r, i;
+    (void)xu;
+    for (o = n0; o < n1; o++) {
+        const int8_t *wr = w + o * k;
+        __m256i acc[GEMV_MAX_ROWS], accw = _mm256_setzero_si256();
+        int64_t tail_w = 0;
+        for (r = 0; r < m; r++)
+            acc[r] = _mm256_setzero_si256();
+        for (i = 0; i + 16 <= k; i += 16) {
+            __m256i wv = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wr + i)));
+            accw = _mm256_add_epi32(accw, _mm256_madd_epi16(wv, ones));
+            for (r = 0; r < m; r++) {
+                __m256i xv = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(x + r * k + i)));
+                acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(xv, wv));
+            }
+        }
+        for (int64_t j = i; j < k; j++)
+            tail_w += wr[j];
+        wsum[o - n0] = (int64_t)hsum8(accw) + tail_w;
+        for (r = 0; r < m; r++) {
+            int64_t d = hsum8(acc[r]);
+            for (int64_t j = i; j < k; j++)
+                d += (int64_t)x[r * k + j] * wr[j];
+            dots[(o - n0) * m + r] = d;
+        }
+    }
+}
+
+/* AVX-512 VNNI: vpdpbusd of the rows as u8 (x + 128, prepared once by the driver) with the weights;
+ * x . w = (x + 128) . w - 128 * sum(w), the sum from vpdpbusd with ones. Masked loads read no byte past a row. */
+static INTREF_TARGET_AVX512 void dots_avx512(const int8_t *x, const uint8_t *xu, int64_t m, int64_t k,
+                                             const int8_t *w, int64_t n0, int64_t n1, int64_t *dots,
+                                             int64_t *wsum) {
+    const __m512i ones = _mm512_set1_epi8(1);
+    int64_t o, r, i;
+    (void)x;
+    for (o = n0; o < n1; o++) {
+        const int8_t *wr = w + o * k;
+        __m512i acc[GEMV_MAX_ROWS], accw = _mm512_setzero_si512();
+        int64_t s;
+        for (r = 0; r < m; r++)
+            acc[r] = _mm512_setzero_si512();
+        for (i = 0; i + 64 <= k; i += 64) {
+            __m512i wv = _mm512_loadu_si512((const void *)(wr + i));
+            accw = _mm512_dpbusd_epi32(accw, ones, wv);
+            for (r = 0; r < m; r++)
+                acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_loadu_si512((const void *)(xu + r * k + i)), wv);
+        }
+        if (i < k) {
+            __mmask64 mask = (~(__mmask64)0) >> (64 - (k - i));
+            __m512i wv = _mm512_maskz_loadu_epi8(mask, wr + i);
+            accw = _mm512_dpbusd_epi32(accw, ones, wv);
+            for (r = 0; r < m; r++)
+                acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_maskz_loadu_epi8(mask, xu + r * k + i), wv);
+        }
+        s = _mm512_reduce_add_epi32(accw);
+        wsum[o - n0] = s;
+        for (r = 0; r < m; r++)
+            dots[(o - n0) * m + r] = (int64_t)_mm512_reduce_add_epi32(acc[r]) - 128 * s;
+    }
+}
+#endif
+
+static gemv_dots dots_for(int32_t isa) {
+#if INTREF_X86
+    if (isa == INTREF_ISA_AVX512VNNI) return dots_avx512;
+    if (isa == INTREF_ISA_AVX2) return dots_avx2;
+#endif
+    (void)isa;
+    return dots_scalar;
+}
+
+typedef struct {
+    gemv_dots dots;
+    gemv_epi epi;
+    const int8_t *x, *w;
+    const uint8_t *xu;
+    int64_t m, k, n;
+    const int32_t *bias;
+    int32_t x_zp;
+    const epi_plan *p;
+    void *acc_out, *y_out;
+    intref_errs errs;
+} gemv_job;
+
+/* One block of output channels: the dots as an int32 tile [m][GEMV_BLOCK] (|x . w| <= K * 128 * 128) and the
+ * per-channel correction bias - x_zp * sum(w) through the ISA's tile epilogue when it fits int32 (always, for
+ * the weights of a real layer) and the accumulator is at most 32 bits wide, else element by element. */
+static void gemv_block(gemv_job *j, int64_t b0, int64_t b1, int64_t *dots, int64_t *wsum, intref_errs *errs) {
+    int32_t tile[GEMV_MAX_ROWS * GEMV_BLOCK], corr[GEMV_BLOCK];
+    int64_t o, r, nch = b1 - b0;
+    int fits = 1;
+    j->dots(j->x, j->xu, j->m, j->k, j->w, b0, b1, dots, wsum);
+    for (o = 0; o < nch; o++) {
+        int64_t c = (int64_t)j->bias[b0 + o] - (int64_t)j->x_zp * wsum[o];
+        fits &= c >= INT32_MIN && c <= INT32_MAX;
+        corr[o] = (int32_t)c;
+        for (r = 0; r < j->m; r++)
+            tile[r * GEMV_BLOCK + o] = (int32_t)dots[o * j->m + r];
+    }
+    if (fits && !j->p->held64) { /* a 64-bit accumulator is held and stored by the scalar epilogue */
+        j->epi(j->p, EPI_CORR, tile, GEMV_BLOCK, (int)j->m, 0, b0, (int)nch, corr, j->acc_out, j->y_out, errs);
+        return;
+    }
+    for (r = 0; r < j->m; r++)
+        for (o = 0; o < nch; o++) {
+            int64_t exact = dots[o * j->m + r] - (int64_t)j->x_zp * wsum[o] + j->bias[b0 + o];
+            epi_one(j->p, exact, r * j->n + b0 + o, b0 + o, j->acc_out, j->y_out, errs);
+        }
+}
+
+static void gemv_range(gemv_job *j, int64_t n0, int64_t n1) {
+    int64_t dots[GEMV_BLOCK * GEMV_MAX_ROWS], wsum[GEMV_BLOCK], b0;
+    intref_errs errs;
+    errs_init(&errs);
+    for (b0 = n0; b0 < n1; b0 += GEMV_BLOCK)
+        gemv_block(j, b0, b0 + GEMV_BLOCK < n1 ? b0 + GEMV_BLOCK : n1, dots, wsum, &errs);
+#ifdef _OPENMP
+#pragma omp critical(intref_gemv_errs)
+#endif
+    errs_merge(&j->errs, &errs);
+}
+
+int gemv_run(int32_t isa, int nthreads, const int8_t *x, int64_t m, int64_t k, const int8_t *w, int64_t n,
+             const int32_t *bias, int32_t x_zp, const epi_plan *p, gemv_epi epi, void *acc_out, void *y_out,
+             intref_errs *errs) {
+    gemv_job j;
+    uint8_t *xu = NULL;
+    memset(&j, 0, sizeof(j));
+    j.dots = dots_for(isa);
+    j.epi = epi;
+#if INTREF_X86
+    if (isa == INTREF_ISA_AVX512VNNI) {
+        int64_t i;
+        xu = (uint8_t *)mem_alloc((size_t)(m * k) + 64);
+        if (!xu) return INTREF_ENOMEM;
+        for (i = 0; i < m * k; i++)
+            xu[i] = (uint8_t)(x[i] + 128);
+    }
+#endif
+    j.x = x;
+    j.xu = xu;
+    j.w = w;
+    j.m = m;
+    j.k = k;
+    j.n = n;
+    j.bias = bias;
+    j.x_zp = x_zp;
+    j.p = p;
+    j.acc_out = acc_out;
+    j.y_out = y_out;
+    errs_init(&j.errs);
+    if (nthreads <= 1) {
+        gemv_range(&j, 0, n);
+    } else {
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nthreads)
+        {
+            int tid = omp_get_thread_num(), nt = omp_get_num_threads();
+            int64_t blocks = (n + GEMV_BLOCK - 1) / GEMV_BLOCK, per = (blocks + nt - 1) / nt;
+            int64_t n0 = per * tid * GEMV_BLOCK, n1 = n0 + per * GEMV_BLOCK;
+            if (n1 > n) n1 = n;
+            if (n0 < n1) gemv_range(&j, n0, n1);
+        }
+#else
+        gemv_range(&j, 0, n);
+#endif
+    }
+    mem_free(xu);
+    errs_merge(errs, &j.errs);
+    return INTREF_OK;
+}
