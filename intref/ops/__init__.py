@@ -3,6 +3,7 @@
 from .argmax import argmax
 from .conv1d import conv1d, output_length
 from .elementwise import AddParams, add, clamp, mul, requantize
+from .embed import embed
 from .layernorm import layernorm
 from .linear import linear
 from .lut import lut
@@ -26,6 +27,7 @@ __all__ = [
     "add",
     "clamp",
     "conv1d",
+    "embed",
     "linear",
     "lut",
     "mean_over_time",
