@@ -128,7 +128,8 @@ def collect(
     histograms: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> Calibration:
-    """Run ``fg`` over ``inputs`` (float32 [t, C] each) twice and gather the statistics (module docstring)."""
+    """Run ``fg`` over ``inputs`` (float32 [t, C] each, or dicts of every input) twice and gather the statistics
+    (module docstring)."""
     if not inputs:
         raise ValueError("calibration needs at least one input")
     wanted = {n.name for n in fg.nodes if n.calibrated}
@@ -154,7 +155,7 @@ def collect(
         if progress:
             progress(f"calibration pass 1/2: input {i + 1}/{len(inputs)}")
         fg.run(x, first)
-        frames += int(x.shape[0])
+        frames += fg.rows(x)
     for i, x in enumerate(inputs if histograms else ()):
         if progress:
             progress(f"calibration pass 2/2: input {i + 1}/{len(inputs)}")

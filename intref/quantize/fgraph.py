@@ -21,6 +21,11 @@ Each node has one output, named like the node, and an output kind that says how 
            calibration). An activation of an int16 input is computed as a product instead (see ``lower``) and has
            a calibrated output kind (``a8`` or ``s16``).
 ``same``   data movement: the input's own quantisation
+
+A graph has one main input (float32 ``[t, C]`` for the acoustic models, where the integer region starts at its
+``quantize`` node; int32 token ids for a decoder) and optionally more (:class:`FInput`): int32 indices (positions)
+or float tensors held like one of the graph's own tensors (a decoder's key/value cache is held like the keys and
+values it came from). ``run`` then takes a dict of all inputs.
 """
 
 from __future__ import annotations
@@ -32,11 +37,14 @@ from typing import Any
 
 import numpy as np
 
-from ..models.hama.layers import gelu, layer_norm, sigmoid, silu, softmax
+from ..models.hama.layers import gelu, gelu_erf, layer_norm, sigmoid, silu, softmax
 
 OUT_KINDS = ("f32", "a8", "s8", "s16", "p8", "acc", "index", "lut", "same")
 OPS = (
     "quantize",
+    "embed",
+    "concat_rows",
+    "tail_rows",
     "rescale",
     "conv1d",
     "linear",
@@ -53,7 +61,12 @@ OPS = (
     "argmax",
 )
 WEIGHT_OPS = ("conv1d", "linear")
-FUNCTIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"gelu": gelu, "silu": silu, "sigmoid": sigmoid}
+FUNCTIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "gelu": gelu,
+    "gelu_erf": gelu_erf,
+    "silu": silu,
+    "sigmoid": sigmoid,
+}
 # Ops without weights that can scale their output channels in their requantisation (see FGraph.equalize).
 SCALABLE = ("mean", "mul", "rescale")
 # Kinds whose range comes from calibration.
@@ -93,18 +106,39 @@ class FNode:
         )
 
 
+@dataclass(frozen=True)
+class FInput:
+    """A further graph input: int32 indices (``like`` None) or a float tensor held like the tensor ``like``."""
+
+    name: str
+    dtype: str  # "int32" or "float32"
+    shape: tuple[Any, ...]
+    like: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.dtype == "float32") != (self.like is not None) or self.dtype not in ("int32", "float32"):
+            raise ValueError(f"graph input {self.name!r}: int32 indices, or float32 held like a graph tensor")
+
+
 @dataclass
 class FGraph:
-    """A float network: one float32 input ``[t, C]`` (time-major), nodes in execution order, named outputs."""
+    """A float network: the main input ``input`` (float32 ``[t, C]`` time-major, or int32 ids), nodes in execution
+    order, named outputs, and optionally further inputs."""
 
     input: str
     input_shape: tuple[Any, ...]
     nodes: list[FNode] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)  # model metadata for the integer graph
+    input_dtype: str = "float32"
+    extra_inputs: list[FInput] = field(default_factory=list)
+
+    @property
+    def input_names(self) -> list[str]:
+        return [self.input, *(i.name for i in self.extra_inputs)]
 
     def add(self, name: str, op: str, inputs: Iterable[str], out: str, **kw) -> str:
-        if name == self.input or any(n.name == name for n in self.nodes):
+        if name in self.input_names or any(n.name == name for n in self.nodes):
             raise ValueError(f"float graph: name {name!r} is used twice")
         params = {k: np.asarray(v, dtype=F32) for k, v in kw.pop("params", {}).items()}
         self.nodes.append(FNode(name, op, tuple(inputs), out, params, kw))
@@ -165,16 +199,22 @@ class FGraph:
 
     def parameter_count(self) -> int:
         """Learned float parameters (weights, biases, norm scales and shifts)."""
-        return sum(int(p.size) for n in self.nodes for k, p in n.params.items() if k != "offset")
+        return sum(
+            int(p.size)
+            for n in self.nodes
+            for k, p in n.params.items()
+            if k != "offset" and not (k == "table" and "tied_to" in n.attrs)  # a tied table is counted once
+        )
 
-    def run(self, x: np.ndarray, observe: Callable[[FNode, list[np.ndarray], np.ndarray], Any] | None = None):
-        """Float32 forward pass of input ``x``; returns ``{output name: array}``.
+    def run(self, x, observe: Callable[[FNode, list[np.ndarray], np.ndarray], Any] | None = None):
+        """Float32 forward pass of input ``x`` (a dict of every input when there are several); returns
+        ``{output name: array}``.
 
         ``observe(node, inputs, output)`` is called after every node (for calibration and error analysis); if it
         returns an array, that replaces the node's output (to simulate the quantisation of one tensor).
         Intermediate tensors are freed after their last use.
         """
-        env: dict[str, np.ndarray] = {self.input: np.ascontiguousarray(x, dtype=F32)}
+        env = self.input_values(x)
         last = {}
         for i, n in enumerate(self.nodes):
             for t in n.inputs:
@@ -191,6 +231,18 @@ class FGraph:
                 if last.get(t) == i and t not in self.outputs:
                     env.pop(t, None)
         return {t: env[t] for t in self.outputs}
+
+    def input_values(self, x) -> dict[str, np.ndarray]:
+        """``{input name: array}`` from the main input alone or a dict of every input, in their dtypes."""
+        values = x if isinstance(x, dict) else {self.input: x}
+        if set(values) != set(self.input_names):
+            raise ValueError(f"float graph: inputs {sorted(values)} given, {self.input_names} expected")
+        dtypes = {self.input: self.input_dtype, **{i.name: i.dtype for i in self.extra_inputs}}
+        return {k: np.ascontiguousarray(v, dtype=dtypes[k]) for k, v in values.items()}
+
+    def rows(self, x) -> int:
+        """Rows (time steps or tokens) of the main input in ``x``."""
+        return int(np.shape(x[self.input] if isinstance(x, dict) else x)[0])
 
 
 def conv1d_float(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int, dilation: int, padding, groups: int):
@@ -225,6 +277,12 @@ def _evaluate(n: FNode, args: list[np.ndarray]) -> np.ndarray:
     op = n.op
     if op in ("quantize", "rescale"):
         return args[0]
+    if op == "embed":
+        return (p["table"][args[0]] + p["positions"][args[1]]).astype(F32)
+    if op == "concat_rows":
+        return np.concatenate(args, axis=0)
+    if op == "tail_rows":
+        return np.ascontiguousarray(args[0][-a.get("count", 1) :])
     if op == "conv1d":
         y = conv1d_float(args[0], p["w"], p["b"], a.get("stride", 1), a.get("dilation", 1), a["padding"], a["groups"])
         return y * F32(a.get("alpha", 1.0)) if a.get("alpha", 1.0) != 1.0 else y
@@ -265,6 +323,7 @@ __all__ = [
     "SCALABLE",
     "WEIGHT_OPS",
     "FGraph",
+    "FInput",
     "FNode",
     "conv1d_float",
     "evaluate",

@@ -49,7 +49,12 @@ GAMMA_MAX = 32767
 SIGMOID_OUT = (1.0 / 254.0, -127)
 # Activations of int16 inputs: f(x) = x * gate(x), the gate a table on x requantised to int8 over [-G, G] (beyond
 # it the gate is 0 or 1 to within 4e-4): (gate function, G).
-GATES = {"silu": ("sigmoid", 8.0), "gelu": ("gelu_gate", 5.5), "sigmoid": ("sigmoid", 8.0)}
+GATES = {
+    "silu": ("sigmoid", 8.0),
+    "gelu": ("gelu_gate", 5.5),
+    "gelu_erf": ("gelu_erf_gate", 5.5),
+    "sigmoid": ("sigmoid", 8.0),
+}
 SOFTMAX_OUT = (1.0 / 255.0, -128)
 # 15-bit probabilities: p * 32640 with zero point -16384 (int16), split into p = (128 * hi + lo) / 32640 with
 # hi in [0, 255] (int8, zero point -128) and lo in [-64, 64] (int8) for the int8 products with v.
@@ -116,6 +121,7 @@ class Lowering:
         self.q: dict[str, QType] = {}
         self.luts: dict[str, dict[str, Any]] = {}
         self.views: dict[str, str] = {}
+        self.weight_constants: dict[str, tuple[str, np.ndarray]] = {}
         self.kinds = {n.name: n for n in fg.nodes}
 
     # --- quantisation of every tensor, before any node is emitted ---
@@ -126,6 +132,10 @@ class Lowering:
             if n.calibrated:
                 lo, hi = _check_range(r, n.name)
                 self.q[n.name] = qtype_from_range(n.out, lo, hi, float32_scale=n.op == "quantize")
+        for i in self.fg.extra_inputs:
+            self.q[i.name] = self.q[i.like] if i.like else QType("int32", None, 0, *INT_BOUNDS["int32"])
+        if self.fg.input_dtype == "int32":
+            self.q[self.fg.input] = QType("int32", None, 0, *INT_BOUNDS["int32"])
         for n in self.fg.nodes:
             if n.name in self.q:
                 continue
@@ -169,7 +179,10 @@ class Lowering:
     def model(self) -> Model:
         self.plan()
         fg = self.fg
-        self.b.input(fg.input, "float32", fg.input_shape)
+        self.b.input(fg.input, fg.input_dtype, fg.input_shape)
+        for i in fg.extra_inputs:
+            q = self.q[i.name]
+            self.b.input(i.name, q.dtype, i.shape, scale=q.scale, zero_point=None if q.scale is None else q.zero_point)
         total = len(fg.nodes)
         for i, n in enumerate(fg.nodes):
             if self.progress and (i % 50 == 0 or i == total - 1):
@@ -221,12 +234,20 @@ class Lowering:
             zero_point=q.zero_point,
         )
 
+    def _weight_constant(self, n: FNode) -> tuple[str, np.ndarray]:
+        """The quantised weights of layer ``n`` as a constant (made once: a tied embedding reads them too) and
+        their per-channel scales."""
+        if n.name not in self.weight_constants:
+            bits = self.recipe.bits[n.name]
+            weight = n.params["w"]
+            qw = quantize_weights(weight, bits, self.recipe.clip[n.name], self.recipe.delta(n.name, weight.shape))
+            w = self.b.constant(f"{n.name}.w", qw.stored(), scale=qw.scales, axis=0)
+            self.weight_constants[n.name] = (w, qw.scales)
+        return self.weight_constants[n.name]
+
     def _weights(self, n: FNode, x_scale: float):
-        bits = self.recipe.bits[n.name]
-        weight = n.params["w"]
-        qw = quantize_weights(weight, bits, self.recipe.clip[n.name], self.recipe.delta(n.name, weight.shape))
-        acc_scale = x_scale * qw.scales
-        w = self.b.constant(f"{n.name}.w", qw.stored(), scale=qw.scales, axis=0)
+        w, w_scales = self._weight_constant(n)
+        acc_scale = x_scale * w_scales
         # The bias scale is the accumulator's, s_x * s_w[c]: not repeated in the file.
         bias = self.b.constant(f"{n.name}.bias", quantize_bias(n.params["b"], acc_scale, n.name))
         return w, bias, acc_scale
@@ -402,13 +423,36 @@ class Lowering:
             zero_point=qy.zero_point,
         )
 
-    def _emit_move(self, n: FNode, op: str, attrs: dict[str, Any] | None = None) -> None:
+    def _emit_move(self, n: FNode, op: str, attrs: dict[str, Any] | None = None, shape=None) -> None:
         q = self.q[n.name]
         inputs = [self._arg(n, i) for i in range(len(n.inputs))]
         for t in inputs:
             if self.q[t] != q:
                 raise ValueError(f"{op} {n.name!r}: input {t!r} is quantised differently from the output")
-        self.b.node(op, n.name, inputs, n.name, attrs=attrs or {}, scale=q.scale, zero_point=q.zero_point)
+        self.b.node(op, n.name, inputs, n.name, attrs=attrs or {}, scale=q.scale, zero_point=q.zero_point, shape=shape)
+
+    def _emit_embed(self, n: FNode) -> None:
+        """Token rows of the tied output projection's int8/int4 weights, each rescaled by its own multiplier to the
+        output (int16) scale, plus the learned positions quantised at that scale."""
+        qy = self.q[n.name]
+        if qy.dtype != "int16" or qy.zero_point != 0:
+            raise ValueError(f"embed {n.name!r}: the output must be int16 without a zero point (kind s16)")
+        table, w_scales = self._weight_constant(self.kinds[n.attrs["tied_to"]])
+        pos = np.rint(n.params["positions"].astype(np.float64) / qy.scale)
+        if np.any(np.abs(pos) > qy.hi):
+            raise ValueError(f"embed {n.name!r}: a position entry is beyond the output range; widen its range")
+        requant = Requant.from_scale(w_scales / qy.scale, self.recipe.scheme, 0, qy.lo, qy.hi)
+        positions = self.b.constant(f"{n.name}.positions_table", pos.astype(np.int16), scale=qy.scale)
+        self.b.node(
+            "embed", n.name, list(n.inputs), n.name, params={"table": table, "positions_table": positions},
+            requant=requant, scale=qy.scale, zero_point=0,
+        )  # fmt: skip
+
+    def _emit_concat_rows(self, n: FNode) -> None:
+        self._emit_move(n, "concat_rows", shape=n.attrs.get("shape"))
+
+    def _emit_tail_rows(self, n: FNode) -> None:
+        self._emit_move(n, "tail_rows", {"count": n.attrs.get("count", 1)})
 
     def _emit_slice(self, n: FNode) -> None:
         self._emit_move(n, "slice", {"start": n.attrs["start"], "stop": n.attrs["stop"]})

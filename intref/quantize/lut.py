@@ -8,10 +8,12 @@ entry within 1e-9 of a tie is refused (:class:`NearTieError`): a float64 evaluat
 other way. :func:`build_table_avoiding_ties` then widens the output scale by 2^-20 until no entry is that close.
 (Beyond |x| = 7 erf is taken as +-1, which moves GELU by less than 1e-22.)
 
-The functions are the ones the hama models compute: SiLU ``x * sigmoid(x)``; GELU ``0.5 x (1 + erf(x / 1.4140625))``
-(the runtime divides by sqrt(2) rounded to float16; its erf approximation differs from erf by < 1.5e-7, far below
-one output step); and the gates ``sigmoid`` and ``gelu_gate(x) = 0.5 (1 + erf(x / 1.4140625))`` of
-``SiLU(x) = x sigmoid(x)`` and ``GELU(x) = x gelu_gate(x)``, for activations computed as a product.
+The functions are the ones the hama models compute: SiLU ``x * sigmoid(x)``; GELU
+``0.5 x (1 + erf(x / 1.4140625))`` (the acoustic runtime divides by sqrt(2) rounded to float16; its erf
+approximation differs from erf by < 1.5e-7, far below one output step); ``gelu_erf``, GELU with the exact sqrt(2)
+(the P2G model); and the gates ``sigmoid``, ``gelu_gate(x) = 0.5 (1 + erf(x / 1.4140625))`` and ``gelu_erf_gate``
+of ``SiLU(x) = x sigmoid(x)``, ``GELU(x) = x gelu_gate(x)`` and ``gelu_erf(x) = x gelu_erf_gate(x)``, for
+activations computed as a product.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ PRECISION = 50
 TIE_GUARD = Decimal("1e-9")
 GELU_DIVISOR = Decimal("1.4140625")
 ERF_CUTOFF = Decimal(7)  # erf(7) = 1 - 4e-23: beyond it erf is +-1 at far more than the tie guard's precision
-FUNCTION_NAMES = ("gelu", "silu", "sigmoid", "gelu_gate")
+FUNCTION_NAMES = ("gelu", "silu", "sigmoid", "gelu_gate", "gelu_erf", "gelu_erf_gate")
 
 
 def _exp(x: Decimal) -> Decimal:
@@ -73,6 +75,10 @@ def function_value(fn: str, x: Decimal) -> Decimal:
             return x * (1 + _erf(x / GELU_DIVISOR)) / 2
         if fn == "gelu_gate":  # GELU(x) = x * gelu_gate(x)
             return (1 + _erf(x / GELU_DIVISOR)) / 2
+        if fn == "gelu_erf":
+            return x * (1 + _erf(x / Decimal(2).sqrt())) / 2
+        if fn == "gelu_erf_gate":
+            return (1 + _erf(x / Decimal(2).sqrt())) / 2
     raise ValueError(f"unknown LUT function {fn!r} (known: {', '.join(FUNCTION_NAMES)})")
 
 

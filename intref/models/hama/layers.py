@@ -40,6 +40,11 @@ def gelu(x: np.ndarray) -> np.ndarray:
     return F32(0.5) * x * (F32(1) + erf_as(x / GELU_SQRT2))
 
 
+def gelu_erf(x: np.ndarray) -> np.ndarray:
+    """GELU with the exact 1/sqrt(2) (the hama P2G model's form): 0.5 x (1 + erf(x / sqrt(2)))."""
+    return (F32(0.5) * x) * (F32(1) + erf_as(x * F32(0.70710677)))
+
+
 def layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
     """LayerNorm over the last axis with the biased variance."""
     mean = x.mean(axis=-1, keepdims=True)
@@ -113,6 +118,7 @@ __all__ = [
     "depthwise_conv1d",
     "erf_as",
     "gelu",
+    "gelu_erf",
     "layer_norm",
     "log_softmax",
     "mhsa",
