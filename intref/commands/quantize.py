@@ -9,25 +9,29 @@ from pathlib import Path
 from ._common import add_command
 
 DESCRIPTION = """\
-Quantise a hama acoustic model (hama-1.7: the Conformer-CTC of hama 1.7.0, from the installed package or
---asset; hama-1.6: the separable-conv model of hama 1.6.0, from --asset) to an integer model file.
+Quantise a hama model to an integer model file: an acoustic model (hama-1.7: the Conformer-CTC of hama 1.7.0,
+from the installed package or --asset; hama-1.6: the separable-conv model of hama 1.6.0, from --asset) or the
+phoneme-to-text model (hama-p2g: the installed package's p2g.hama, or --asset).
 
 Weights: int8, int4 (4-bit everywhere), mixed (hama-1.7: 4-bit feed-forward and conv-module pointwise layers;
 hama-1.6: 4-bit attention, feed-forward and squeeze-excite; the rest 8-bit), or --config FILE
 ({"default": 8, "rules": [["b*.ffn*.fc*", 4]]}: the first matching rule wins).
+hama-p2g: int8, mixed (4-bit feed-forward) or int4 (all but the tied embedding).
 Calibration: a manifest (tsv) or a directory of audio (--calib-count clips, evenly spaced), or `synthetic`
-(speech-like audio made from a seed, no speech data). --recipe rebuilds a model from a saved recipe without
+(speech-like audio made from a seed, no speech data; not for hama-p2g, which calibrates on the phonemes the
+float hama-1.7 model hears in real speech). --recipe rebuilds a model from a saved recipe without
 calibration data; --save-recipe writes the recipe of this run. The same inputs give the same file bytes.
 
 examples:
   intref quantize hama-1.7 --weights mixed --calib ../shared/data/speech/manifest.tsv -o hama17-mixed.intref
   intref quantize hama-1.6 --asset hama160/asr_waveform.hama --weights int8 --calib synthetic -o h16.intref
-  intref quantize hama-1.7 --recipe hama17-mixed.json -o hama17-mixed.intref"""
+  intref quantize hama-1.7 --recipe hama17-mixed.json -o hama17-mixed.intref
+  intref quantize hama-p2g --weights mixed --calib ../shared/data/speech/manifest.tsv -o p2g-mixed.intref"""
 
 
 def register(sub) -> None:
     p = add_command(sub, "quantize", "quantise a hama model to an integer model file", DESCRIPTION)
-    p.add_argument("model", choices=("hama-1.7", "hama-1.6"), help="which acoustic model")
+    p.add_argument("model", choices=("hama-1.7", "hama-1.6", "hama-p2g"), help="which model")
     p.add_argument("-o", "--output", required=True, help="the .intref file to write")
     p.add_argument("--asset", help="the model's .hama file (default for hama-1.7: the installed hama package's)")
     p.add_argument("--weights", choices=("int8", "int4", "mixed"), default="int8", help="weight bits (default int8)")
@@ -73,6 +77,50 @@ class Progress:
         print(f"[{time.monotonic() - self.start:6.1f}s] {message}", file=sys.stderr, flush=True)
 
 
+def run_p2g(args, say: Progress):
+    """(model, recipe, learned float parameters) of the P2G model."""
+    from ..errors import IntrefInputError
+    from ..evaluate.manifest import RAW_FORMAT
+    from ..frontend.audio import RAW_SUFFIXES, load_waveform
+    from ..models.hama.p2g import load_p2g_weights
+    from ..models.hama.p2g_quantize import calibration_prefixes, learned_parameters, quantize_p2g
+    from ..quantize.config import load_config
+    from ..quantize.inputs import audio_files, spaced
+    from ..quantize.recipe import Recipe
+
+    float_params = learned_parameters(load_p2g_weights(args.asset))
+    if args.recipe:
+        if args.calib or args.config:
+            raise IntrefInputError("--recipe rebuilds without calibration: drop --calib and --config")
+        model, recipe = quantize_p2g(recipe=Recipe.load(args.recipe), asset=args.asset, progress=say)
+        return model, recipe, float_params
+    if not args.calib or args.calib == "synthetic":
+        raise IntrefInputError("hama-p2g calibrates on real speech: give --calib a manifest or a directory of audio")
+    entries = audio_files(Path(args.calib))
+    if args.calib_clips:
+        entries = [e for e in entries if any(c in e[0] for c in args.calib_clips)]
+    entries = spaced(entries, args.calib_count or 8)
+    if not entries:
+        raise IntrefInputError(f"{args.calib}: no calibration audio selected")
+    audio = [load_waveform(f, RAW_FORMAT if f.suffix.lower() in RAW_SUFFIXES else None) for _, f in entries]
+    prefixes = calibration_prefixes(audio, say)
+    info = {"kind": "real", "source": str(args.calib), "clips": [n for n, _ in entries], "phonemes": "hama-1.7 float"}
+    model, recipe = quantize_p2g(
+        weights=args.weights,
+        config=load_config(args.config) if args.config else None,
+        prefixes=prefixes,
+        calibration_info=info,
+        asset=args.asset,
+        progress=say,
+        weight_method=args.weight_method,
+        range_method=args.method,
+        percentile=args.percentile,
+        probability_bits=args.probability_bits,
+        wide_activations=not args.narrow_activations,
+    )
+    return model, recipe, float_params
+
+
 def run(args) -> int:
     from ..errors import IntrefInputError
     from ..models.hama.integer import features_of, learned_parameters, load_float, quantize_hama
@@ -81,7 +129,9 @@ def run(args) -> int:
     from ..quantize.recipe import Recipe
 
     say = Progress()
-    if args.recipe:
+    if args.model == "hama-p2g":
+        model, recipe, float_params = run_p2g(args, say)
+    elif args.recipe:
         if args.calib or args.config:
             raise IntrefInputError("--recipe rebuilds without calibration: drop --calib and --config")
         say(f"reading the recipe {args.recipe}")
@@ -119,7 +169,7 @@ def run(args) -> int:
     say(f"writing {args.output}")
     sha = model.save(args.output)
     stored = sum(a.nbytes for a in model.stored.values())
-    float_bytes = 4 * learned_parameters(args.model, fmodel)
+    float_bytes = 4 * (float_params if args.model == "hama-p2g" else learned_parameters(args.model, fmodel))
     print(
         f"{args.output}: {len(model.nodes)} nodes, {stored:,} bytes of tensors "
         f"({float_bytes / stored:.2f}x smaller than float32), file {Path(args.output).stat().st_size:,} bytes, "

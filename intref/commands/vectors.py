@@ -18,14 +18,19 @@ rescale, per-channel multiplier and shift, rescale scheme, zero points, clamp bo
 
 EXPORT = """\
 Run MODEL on INPUT and write golden vectors to --out. MODEL is an .intref file or a built-in model (hama-1.7,
-hama-1.6). INPUT is an .npy file (single-input model), name=path.npy pairs, or, for an acoustic model, one audio
-file of at most 30 s (its log-mel becomes the input). Writes manifest.json (model and input sha256, each file's
-shape, dtype and sha256), inputs/, nodes/<index>_<name>/ with one file per tensor and params.json, and a copy
-of the model.
+hama-1.6, hama-p2g). INPUT is an .npy file (single-input model), name=path.npy pairs, or, for an acoustic model,
+one audio file of at most 30 s (its log-mel becomes the input). Writes manifest.json (model and input sha256,
+each file's shape, dtype and sha256), inputs/, nodes/<index>_<name>/ with one file per tensor and params.json,
+and a copy of the model.
+
+A phoneme-to-text model decodes step by step: --phonemes "PHONEMES" (spaces between phonemes, | between words)
+decodes greedily and writes one vectors directory per step (step000 for the prefix, then one per generated
+letter), decode.json (prefix, generated tokens, text) and the model once.
 
 examples:
   intref vectors export model.intref features.npy --out golden/ --formats npy,memh,c
-  intref vectors export hama-1.7 speech.wav --out golden-speech/"""
+  intref vectors export hama-1.7 speech.wav --out golden-speech/
+  intref vectors export hama-p2g --phonemes "h ə l oʊ | w ɝ l d" --out golden-hello/"""
 
 VERIFY = """\
 Compare a device dump with golden vectors. The dump uses the export's layout (nodes/<index>_<name>/y.npy or
@@ -47,7 +52,8 @@ def register(sub) -> None:
 
     e = add_command(vsub, "export", "write golden vectors of a model run", EXPORT)
     e.add_argument("model", help="an .intref model file, or hama-1.7 / hama-1.6")
-    e.add_argument("inputs", nargs="+", metavar="INPUT", help="input.npy, name=path.npy pairs, or an audio file")
+    e.add_argument("inputs", nargs="*", metavar="INPUT", help="input.npy, name=path.npy pairs, or an audio file")
+    e.add_argument("--phonemes", help="a phoneme-to-text model: decode these phonemes, one vectors set per step")
     e.add_argument("--out", required=True, help="output directory (new or empty)")
     e.add_argument(
         "--formats", default="npy", help="comma-separated: npy, memh, c (default: npy; npy is always written)"
@@ -106,10 +112,41 @@ def audio_input(spec: str, path: str):
     return recognizer.model, {INPUT: x}
 
 
+def run_decode_export(args: argparse.Namespace) -> int:
+    from ..errors import IntrefInputError
+    from ..graph import load
+    from ..models.default import TEXT_MODEL, ensure_model
+    from ..models.hama.p2g_integer import ARCHITECTURE
+    from ..models.hama.p2g_text import P2GVocab
+    from ..vectors.decode import export_decode
+
+    path = ensure_model(TEXT_MODEL, say) if args.model == TEXT_MODEL else Path(args.model)
+    model = load(path)
+    if model.metadata.get("architecture") != ARCHITECTURE:
+        raise IntrefInputError(f"{args.model}: --phonemes needs a phoneme-to-text model ({ARCHITECTURE})")
+    vocab = P2GVocab(tuple(model.metadata["vocabulary"]))
+    prefix = vocab.prefix(vocab.source_tokens(args.phonemes))
+    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    doc = export_decode(model, prefix, args.out, formats=formats, backend=args.backend, force=args.force)
+    summary = {"out": str(args.out), "model_sha256": model.sha256, "steps": len(doc["steps"]), "text": doc["text"]}
+    if args.json:
+        print_json(summary)
+    else:
+        print(f"wrote {summary['steps']} decode steps to {args.out} ({doc['text']!r}; backend {doc['backend']})")
+    return 0
+
+
 def run_export(args: argparse.Namespace) -> int:
+    from ..errors import IntrefInputError
     from ..models.default import resolve_model
     from ..vectors.export import export
 
+    if args.phonemes is not None:
+        if args.inputs:
+            raise IntrefInputError("--phonemes takes the place of the inputs: give one or the other")
+        return run_decode_export(args)
+    if not args.inputs:
+        raise IntrefInputError("give the model's inputs (or --phonemes for a phoneme-to-text model)")
     if is_audio_input(args.inputs):
         model, inputs = audio_input(args.model, args.inputs[0])
     else:

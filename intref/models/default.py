@@ -24,6 +24,8 @@ from pathlib import Path
 
 from ..errors import IntrefError, IntrefInputError
 from .fetch import (
+    P2G_ASSET,
+    P2G_ID,
     VERSIONS,
     Asset,
     cache_root,
@@ -52,6 +54,9 @@ BUILTINS: dict[str, Builtin] = {
     "hama-1.6": Builtin("hama-1.6", "hama-1.6-mixed", "mixed 4/8"),
 }
 DEFAULT_MODEL = "hama-1.7"
+# The phoneme-to-text model that turns the acoustic models' phonemes into words (docs/ACCURACY.md 5).
+TEXT_BUILTINS: dict[str, Builtin] = {P2G_ID: Builtin(P2G_ID, "hama-p2g-mixed", "mixed 4/8")}
+TEXT_MODEL = P2G_ID
 
 
 class ModelBuildError(IntrefError, RuntimeError):
@@ -63,10 +68,11 @@ class ModelUnavailableError(IntrefError, LookupError):
 
 
 def builtin(name: str) -> Builtin:
-    try:
-        return BUILTINS[name]
-    except KeyError:
-        raise IntrefInputError(f"unknown built-in model {name!r} (known: {', '.join(BUILTINS)})") from None
+    found = BUILTINS.get(name) or TEXT_BUILTINS.get(name)
+    if found is None:
+        known = ", ".join([*BUILTINS, *TEXT_BUILTINS])
+        raise IntrefInputError(f"unknown built-in model {name!r} (known: {known})")
+    return found
 
 
 def recipe_file(b: Builtin, suffix: str = ".json"):
@@ -108,6 +114,8 @@ def cached_path(b: Builtin, sha: str | None = None) -> Path:
 def source_label(model_id: str) -> str:
     """What the model file records as its source: the model and the asset's file name, not where it was
     installed (its sha256 is recorded beside it), so the bytes do not depend on the machine."""
+    if model_id == P2G_ID:
+        return f"{model_id} phoneme-to-text model ({P2G_ASSET})"
     return f"{model_id} acoustic model (asr_waveform.hama)"
 
 
@@ -122,8 +130,14 @@ def build_bytes(b: Builtin, asset: Asset, recipe=None) -> bytes:
             f"the recipe {b.recipe} is for {recipe.model} weights with sha256 {recipe.source_sha256}, "
             f"not {asset.path} ({asset.sha256})"
         )
-    fmodel = load_float(b.model_id, asset.path)
-    _, fg = float_graph(fmodel, residual_bits=recipe.residual_bits, wide=recipe.wide_activations)
+    if b.model_id == P2G_ID:
+        from .hama.p2g import load_p2g_weights
+        from .hama.p2g_integer import p2g_float_graph
+
+        fg = p2g_float_graph(load_p2g_weights(asset.path), wide=recipe.wide_activations)
+    else:
+        fmodel = load_float(b.model_id, asset.path)
+        _, fg = float_graph(fmodel, residual_bits=recipe.residual_bits, wide=recipe.wide_activations)
     fg.info["source"] = source_label(b.model_id)
     return ptq.build(fg, recipe).to_bytes()
 
@@ -168,7 +182,8 @@ def ensure_model(name: str = DEFAULT_MODEL, progress: Progress | None = None) ->
         raise ModelBuildError(
             f"the {b.model_id} model built from the recipe {b.recipe} has sha256 {got}, not the recorded {expected}; "
             "it was not used. This intref does not reproduce its committed model: reinstall intref (and hama "
-            f"{VERSIONS[b.model_id]}), or quantise a model yourself (`intref quantize`) and pass it with --model"
+            f"{VERSIONS.get(b.model_id, '1.7.0')}), or quantise a model yourself (`intref quantize`) and pass it "
+            "with --model"
         )
     _write_atomic(path, data)
     if progress:
@@ -220,7 +235,7 @@ def resolve_model(spec: str | None = None, progress: Progress | None = None) -> 
 def status() -> dict:
     """Built-in models (recipe, recorded sha256, asset, cached file), other cached model files, and assets."""
     models = []
-    for name, b in BUILTINS.items():
+    for name, b in [*BUILTINS.items(), *TEXT_BUILTINS.items()]:
         entry = {"name": name, "model": b.model_id, "weights": b.weights, "recipe": f"{b.recipe}.json"}
         try:
             sha = expected_sha256(b)
@@ -261,6 +276,8 @@ def record_sha256(name: str) -> str:
 __all__ = [
     "BUILTINS",
     "DEFAULT_MODEL",
+    "TEXT_BUILTINS",
+    "TEXT_MODEL",
     "Builtin",
     "ModelBuildError",
     "ModelChoice",
@@ -282,5 +299,5 @@ __all__ = [
 if __name__ == "__main__":
     import sys
 
-    for arg in sys.argv[1:] or list(BUILTINS):
+    for arg in sys.argv[1:] or [*BUILTINS, *TEXT_BUILTINS]:
         print(f"{arg}: {record_sha256(arg)}")

@@ -34,6 +34,10 @@ PUBLISHED_SHA256: dict[str, str] = {
     "hama-1.7": "a9fcfe73e179ca48e399cd76a90a6b3e1887bf5037ecc52b778d13a149563328",
     "hama-1.6": "2c55542d1cfb6b75d70b7ecaa6f6daa02278ba2038c615961c04322b2b08083b",
 }
+# The phoneme-to-text model ships in the installed hama package (byte-identical in 1.6.0 and 1.7.0).
+P2G_ID = "hama-p2g"
+P2G_ASSET = "p2g.hama"
+P2G_SHA256 = "b0e129709307f0f7edd4ce0f7a9e22c54026bfc9393b2c33aa7c0cac82dd58fb"
 WHEEL_MEMBERS = (f"hama/assets/{ASR_ASSET}", f"hama/assets/{VOCAB_ASSET}")
 RECORD = "asset.json"
 MAX_MEMBER_BYTES = 256 << 20  # a wheel member larger than this is not a hama asset
@@ -113,8 +117,21 @@ def fetched_asset(model_id: str) -> Asset | None:
     return Asset(model_id, path, sha, f"fetched from {record.get('from', '?')}")
 
 
+def installed_p2g_asset() -> Asset | None:
+    """The installed hama package's p2g.hama, if it is the published file."""
+    version = installed_version()
+    try:
+        path = find_asset(P2G_ASSET)
+    except AssetNotFoundError:
+        return None
+    sha = sha256_file(path)
+    return Asset(P2G_ID, path, sha, f"installed hama {version}") if sha == P2G_SHA256 else None
+
+
 def find_model_asset(model_id: str) -> Asset | None:
     """The published asset of ``model_id`` on this machine (installed package first, then the cache), or None."""
+    if model_id == P2G_ID:
+        return installed_p2g_asset()
     installed = installed_asset()
     if installed is not None and installed.model_id == model_id:
         return installed
@@ -122,6 +139,8 @@ def find_model_asset(model_id: str) -> Asset | None:
 
 
 def missing_asset_message(model_id: str) -> str:
+    if model_id == P2G_ID:
+        return f"{P2G_ID} needs the hama package's {P2G_ASSET}: install it with `pip install hama==1.7.0`"
     version = version_of(model_id)
     return (
         f"{model_id} needs hama {version}'s {ASR_ASSET}, which is not installed or fetched here: "
@@ -264,6 +283,9 @@ def fetch(
 
 
 __all__ = [
+    "P2G_ASSET",
+    "P2G_ID",
+    "P2G_SHA256",
     "PUBLISHED_SHA256",
     "VERSIONS",
     "Asset",
@@ -274,6 +296,7 @@ __all__ = [
     "fetched_asset",
     "find_model_asset",
     "installed_asset",
+    "installed_p2g_asset",
     "missing_asset_message",
     "pip_download",
     "read_wheel",

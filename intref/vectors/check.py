@@ -24,6 +24,7 @@ from ..errors import IntrefError, VectorsError
 from ..graph import load
 from ..graph.interpreter import backend_name, resolve_backend
 from .common import CASE_DESC, MANIFEST, progress, sha256_file
+from .decode import decode_model_file
 from .export import render, trace_run
 from .formats import read_npy
 from .manifest import hash_problems, inside, load_manifest
@@ -90,6 +91,8 @@ def _check_model_dir(directory: Path, label: str, backends: list, model_path: Pa
         return [CheckResult(label, "model", "files", skipped=f"digests only: {manifest[DIGEST_ONLY]}")]
     results = [CheckResult(label, "model", "files", hash_problems(directory, manifest["files"]))]
     model_file = manifest["model"].get("file")
+    if model_path is None and not model_file:
+        model_path = decode_model_file(directory)  # a decode step: the model is shared one level up
     if model_path is None:
         if not model_file:
             raise VectorsError(f"{directory}: the vectors do not include the model; pass it with --model")

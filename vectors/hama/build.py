@@ -4,6 +4,9 @@
     python vectors/hama/build.py hama-1.6 --data DIR  # one model; clips from DIR/speech (default: INTREF_DATA)
     python vectors/hama/build.py --full DIR           # also keep the complete exports under DIR/<model>-<clip>/
 
+With no model named, the built-in P2G decoder's first two decode steps of "h aɪ" are written too (hama-p2g-hi/:
+decode.json and each step's manifest, digests only).
+
 A complete `intref vectors export` of a whole model on a 3 s clip is about 55 MB, too large to ship. Each
 directory keeps the graph input (inputs/logmel.npy: the clip's float32 log-mel [t, 80], as the model takes it)
 and the export's manifest.json (every file's sha256, dtype and shape) with a ``digest_only`` entry, so that
@@ -18,6 +21,7 @@ front end changed.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -90,6 +94,41 @@ def write_golden(model_id: str, data: Path, out_root: Path = HERE, full_root: Pa
     return out
 
 
+# The P2G decoder: one short phrase, greedy decoding, every step's vectors (intref.vectors.decode).
+P2G_GOLDEN = "hama-p2g-hi"
+P2G_PHONEMES = "h aɪ"
+P2G_MAX_NEW = 2  # the prefix step and one cached step: the two shapes of run a decode makes
+P2G_REASON = (
+    "the per-node tensors of every decode step (the weights included, about 24 MB a step) are not shipped, only "
+    "their sha256; tests/test_p2g_integer.py re-exports the decode from the model's recipe and compares every file"
+)
+
+
+def write_p2g_golden(out_root: Path = HERE) -> Path:
+    """Decode P2G_PHONEMES (P2G_MAX_NEW tokens) with the built-in P2G model; keep decode.json and every step's
+    manifest (digests)."""
+    from intref.models.default import TEXT_MODEL
+    from intref.models.hama.p2g_text import P2GVocab
+    from intref.vectors.decode import DECODE, export_decode
+
+    model = load(ensure_model(TEXT_MODEL, progress=lambda msg: print(msg, file=sys.stderr)))
+    vocab = P2GVocab(tuple(model.metadata["vocabulary"]))
+    prefix = vocab.prefix(vocab.source_tokens(P2G_PHONEMES))
+    out = out_root / P2G_GOLDEN
+    with tempfile.TemporaryDirectory() as tmp:
+        full = Path(tmp) / "full"
+        doc = export_decode(model, prefix, full, max_new=P2G_MAX_NEW, backend="numpy")
+        if out.exists():
+            shutil.rmtree(out)
+        out.mkdir(parents=True)
+        (out / DECODE).write_bytes(json_bytes({**doc, "phonemes": P2G_PHONEMES}))
+        for step in doc["steps"]:
+            (out / step).mkdir()
+            manifest = json.loads((full / step / MANIFEST).read_text())
+            (out / step / MANIFEST).write_bytes(json_bytes({**manifest, DIGEST_ONLY: P2G_REASON}))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="*", help=f"of {', '.join(BUILTINS)} (default: those whose asset is here)")
@@ -106,6 +145,8 @@ def main() -> None:
         print(f"{model_id}: digest-only golden vectors written to {out}")
     for model_id in [] if args.models else [m for m in BUILTINS if m not in models]:
         print(f"{model_id}: skipped ({missing_asset_message(model_id)})")
+    if not args.models:
+        print(f"hama-p2g: digest-only decode vectors written to {write_p2g_golden(args.out)}")
 
 
 if __name__ == "__main__":
