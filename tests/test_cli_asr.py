@@ -66,8 +66,24 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
     return rc, out, err
 
 
-def test_transcribe_prints_timed_phonemes_per_word(cache, audio, capsys):
+def test_transcribe_prints_timed_words(cache, audio, capsys):
     rc, out, err = run_cli(capsys, "transcribe", str(audio / "speech.wav"))
+    assert rc == 0, err
+    lines = out.splitlines()
+    head = f"{audio / 'speech.wav'}  ("
+    assert lines[0].startswith(head) and "model hama-1.7, text hama-p2g, backend native" in lines[0]
+    assert lines[1].startswith("  text: ") and lines[1] != "  text: (none)"
+    assert lines[2].split() == ["start", "end", "word"]
+    words = []
+    for line in lines[3:]:
+        start, end, word = line.split()
+        assert start == "?" or end == "?" or float(start) <= float(end)
+        words.append(word)
+    assert " ".join(words) == lines[1].removeprefix("  text: ")
+
+
+def test_transcribe_prints_timed_phonemes_per_word(cache, audio, capsys):
+    rc, out, err = run_cli(capsys, "transcribe", "--phonemes", str(audio / "speech.wav"))
     assert rc == 0, err
     lines = out.splitlines()
     assert lines[0].startswith(f"{audio / 'speech.wav'}  (") and "model hama-1.7, backend native" in lines[0]
@@ -85,13 +101,16 @@ def test_transcribe_json_matches_the_python_api(cache, audio, capsys):
     rc, out, _ = run_cli(capsys, "transcribe", "--json", str(audio / "speech.flac"), str(audio / "silence.wav"))
     assert rc == 0
     doc = json.loads(out)
-    assert doc["model"]["name"] == "hama-1.7"
+    assert doc["model"]["name"] == "hama-1.7" and doc["text_model"]["name"] == "hama-p2g"
     speech, silence = doc["results"]
-    expected = Recognizer.load(backend="numpy").transcribe_file(audio / "speech.flac").to_json()
-    assert speech["phonemes"] == expected["phonemes"] and speech["words"] == expected["words"]
+    expected = Recognizer.load(backend="numpy", words=True).transcribe_file(audio / "speech.flac").to_json()
+    for key in ("text", "words", "phoneme_text", "phonemes", "phoneme_words", "text_model"):
+        assert speech[key] == expected[key], key
+    assert speech["text"] == " ".join(w["word"] for w in speech["words"])
     assert speech["backend"] == {"name": "native", "isa": speech["backend"]["isa"]}
-    assert silence["phonemes"] == [] and silence["words"] == [] and silence["text"] == ""
+    assert silence["phonemes"] == [] and silence["phoneme_words"] == [] and silence["phoneme_text"] == ""
     assert silence["duration"] == 1.5
+    assert silence["text"] == "" and silence["words"] == []  # no phoneme heard: no text
 
 
 def test_raw_pcm_needs_no_header(cache, audio, capsys):
@@ -177,6 +196,11 @@ def test_eval_scores_a_manifest_against_g2p_references(cache, audio, capsys):
     doc = json.loads(out)
     (overall,) = doc["tables"]["Overall"]
     assert overall["clips"] == 2 and 0 <= overall["tok agree"] <= 1
+    # words: the integer pipeline's and the float pipeline's text against the normalised transcripts
+    assert 0 <= overall["WER int"] and 0 <= overall["WER float"] and 0 <= overall["CER int"]
+    assert overall["WER int - float"] == pytest.approx(overall["WER int"] - overall["WER float"])
+    rc, out, _ = run_cli(capsys, "eval", str(manifest), "--json", "--phonemes-only")
+    assert rc == 0 and "WER int" not in json.loads(out)["tables"]["Overall"][0]
 
 
 @pytest.mark.skipif(not MANIFEST.is_file(), reason=f"no shared speech clips at {MANIFEST}")
@@ -188,6 +212,7 @@ def test_eval_on_real_clips_is_close_to_float(cache, capsys):
     assert overall["clips"] == 3
     assert overall["PER int"] <= overall["PER float"] + 0.05
     assert overall["tok agree"] >= 0.9
+    assert overall["WER int"] <= overall["WER float"] + 0.15
 
 
 def test_vectors_export_from_audio_and_check_on_every_backend(cache, audio, tmp_path, capsys):

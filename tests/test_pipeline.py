@@ -60,14 +60,15 @@ def test_words_split_at_boundaries_and_drop_whitespace():
     words = group_words(tokens)
     assert [[t.symbol for t in w] for w in words] == [["p7", "p8"], ["p9"]]
     t = Transcript("x.wav", 0.2, 9, tokens, {"name": "m"}, {"name": "numpy"})
-    assert t.text == "p7 p8 | p9"
+    assert t.phoneme_text == "p7 p8 | p9" and t.text is None
     data = json.loads(json.dumps(t.to_json()))
-    assert data["words"] == [
+    assert data["phoneme_words"] == [
         {"phonemes": ["p7", "p8"], "start": 0.02, "end": 0.1},
         {"phonemes": ["p9"], "start": 0.14, "end": 0.16},
     ]
     assert [p["phoneme"] for p in data["phonemes"]] == ["p7", "p8", "p9"]
-    assert {"path", "duration", "frames", "phonemes", "words", "model", "backend"} <= set(data)
+    assert {"path", "duration", "frames", "phonemes", "phoneme_words", "model", "backend"} <= set(data)
+    assert "text" not in data and "words" not in data  # no text model ran
 
 
 # --- with the default model ---
@@ -94,13 +95,13 @@ def test_default_model_is_hama_17_mixed(recognizer):
 @pytest.mark.parametrize("n", [0, 1, 200])
 def test_too_short_input_gives_an_empty_result(recognizer, n):
     t = recognizer.transcribe(np.zeros(n, dtype=np.float32))
-    assert t.frames == 0 and t.tokens == () and t.text == "" and t.words == ()
+    assert t.frames == 0 and t.tokens == () and t.phoneme_text == "" and t.words == ()
 
 
 def test_silence_gives_an_empty_result(recognizer):
     t = recognizer.transcribe(np.zeros(32000, dtype=np.float32))
     assert t.frames == output_frames(32000) == 101
-    assert t.text == ""
+    assert t.phoneme_text == ""
 
 
 def test_synthetic_speech_gives_timed_phonemes(recognizer):
@@ -129,7 +130,7 @@ def test_files_of_any_rate_and_channels_and_raw_pcm(recognizer, tmp_path):
     b = recognizer.transcribe_file(tmp_path / "b.flac")
     c = recognizer.transcribe_file(tmp_path / "c.raw", RawFormat(16000, "s16le", 1))
     assert a.duration == pytest.approx(wav.shape[0] / 16000) and a.source.endswith("a.wav")
-    assert a.text and b.text and a.text == c.text
+    assert a.phoneme_text and b.phoneme_text and a.phoneme_text == c.phoneme_text
     assert b.duration == pytest.approx(up.shape[0] / 44100)
 
 

@@ -4,7 +4,8 @@
 ``.intref`` file, and a backend. The float log-mel front end uses the constants of the model's source hama file
 (byte-identical in hama 1.6.0 and 1.7.0). Clips longer than 30 s run in overlapping windows
 (:mod:`intref.frontend.chunking`), so nothing is cut off; a clip of at most 200 samples has no frames and gives an
-empty transcript.
+empty transcript. With ``words=True`` the phoneme-to-text model (:mod:`intref.asr.words`) turns the phonemes
+into text.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ..graph.interpreter import backend_name, resolve_backend
 from ..models.default import ModelChoice, ModelUnavailableError, resolve_model
 from ..models.fetch import VERSIONS, Asset, fetched_asset, find_model_asset, installed_asset
 from ..models.hama.integer import INPUT, IntegerAcousticModel
-from .transcript import Transcript, tokens_from_frames
+from .transcript import Transcript, group_words, tokens_from_frames
 
 Progress = Callable[[str], None]
 FRONTEND_KIND = "hama-logmel"
@@ -90,6 +91,7 @@ class Recognizer:
     backend: Any  # a backend object
     label: str = "model"
     asset: Asset | None = None  # the float model the integer one was made from, when here
+    text_model: Any = None  # a TextModel: words from the phonemes (None: phonemes only)
 
     def __post_init__(self) -> None:
         check_acoustic_model(self.model, self.label)
@@ -98,16 +100,30 @@ class Recognizer:
         self.runner = IntegerAcousticModel(self.model, self.frontend, self.tokens, backend=self.backend)
 
     @classmethod
-    def load(cls, spec: str | None = None, *, backend: Any = None, progress: Progress | None = None) -> Recognizer:
+    def load(
+        cls,
+        spec: str | None = None,
+        *,
+        backend: Any = None,
+        progress: Progress | None = None,
+        words: bool = False,
+        text_model: str | None = None,
+    ) -> Recognizer:
         """``spec``: None (the default model), ``hama-1.7``, ``hama-1.6`` or the path of an ``.intref`` file.
-        ``backend``: ``numpy``, ``native``, ``numba``, ``auto`` or None (``INTREF_BACKEND``, default auto)."""
+        ``backend``: ``numpy``, ``native``, ``numba``, ``auto`` or None (``INTREF_BACKEND``, default auto).
+        ``words``: also load the phoneme-to-text model (``text_model``: None for the built-in one, or a file)."""
         choice: ModelChoice = resolve_model(spec, progress)
         model = load(choice.path)
         check_acoustic_model(model, choice.label)
         model_id = model.name
         asset = source_asset(model_id)
         frontend = load_frontend(asset or frontend_asset(model_id))
-        return cls(model, frontend, backend, choice.label, asset)
+        text = None
+        if words:
+            from .words import TextModel
+
+            text = TextModel.load(text_model, backend=backend, progress=progress)
+        return cls(model, frontend, backend, choice.label, asset, text)
 
     @property
     def model_id(self) -> str:
@@ -139,13 +155,18 @@ class Recognizer:
         wav = np.asarray(wav, dtype=np.float32)
         duration = wav.shape[0] / SAMPLE_RATE if duration is None else duration
         frames = self.frames(wav)
+        tokens = tokens_from_frames(frames, self.tokens, duration=duration)
+        text = None
+        if self.text_model is not None:
+            text = self.text_model.words(group_words(tokens))
         return Transcript(
             source=source,
             duration=duration,
             frames=int(frames.shape[0]),
-            tokens=tokens_from_frames(frames, self.tokens, duration=duration),
+            tokens=tokens,
             model=self.describe(),
             backend=self.backend_info(),
+            text_result=text,
         )
 
     def transcribe_file(self, path: str | os.PathLike, raw: RawFormat | None = None) -> Transcript:

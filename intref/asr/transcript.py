@@ -5,7 +5,8 @@ then the stride-2 stem), i.e. 50 frames per second, 20 ms each; output frame k i
 whose run of frames is [a, b] (repeats merged, blanks dropped, as greedy CTC decodes) spans
 [a x 20 ms, (b + 1) x 20 ms), the end clipped to the clip's duration.
 
-The tokens are phonemes (the models' vocabulary); real words (text) are not produced here.
+The tokens are phonemes (the models' vocabulary); the text, when a phoneme-to-text model ran, is held as the
+``text_result`` (:class:`intref.asr.words.TextResult`).
 """
 
 from __future__ import annotations
@@ -101,6 +102,7 @@ class Transcript:
     tokens: tuple[Token, ...]  # every emitted token, <wb> included
     model: dict[str, Any] = field(default_factory=dict)  # name, id, sha256
     backend: dict[str, Any] = field(default_factory=dict)  # name (and isa for native)
+    text_result: Any = None  # TextResult: words from the phoneme-to-text model, when it ran
 
     @property
     def words(self) -> tuple[tuple[Token, ...], ...]:
@@ -111,25 +113,39 @@ class Transcript:
         return tuple(t for w in self.words for t in w)
 
     @property
-    def text(self) -> str:
+    def phoneme_text(self) -> str:
         """Phonemes separated by spaces, words by ' | ' (empty when nothing was recognised)."""
         return " | ".join(" ".join(t.symbol for t in w) for w in self.words)
+
+    @property
+    def text(self) -> str | None:
+        """The words as text (None when no phoneme-to-text model ran)."""
+        return None if self.text_result is None else self.text_result.text
 
     def phoneme_words(self) -> list[list[str]]:
         return [[t.symbol for t in w] for w in self.words]
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        """``text`` and ``words`` (with times) when the text model ran; the phonemes always."""
+        out: dict[str, Any] = {
             "path": self.source,
             "duration": round(self.duration, 6),
             "frames": self.frames,
             "frame_seconds": FRAME_SECONDS,
-            "text": self.text,
-            "phonemes": [t.to_json() for t in self.phonemes],
-            "words": [{"phonemes": [t.symbol for t in w], "start": w[0].start, "end": w[-1].end} for w in self.words],
-            "model": self.model,
-            "backend": self.backend,
         }
+        if self.text_result is not None:
+            out["text"] = self.text_result.text
+            out["words"] = [w.to_json() for w in self.text_result.words]
+        out["phoneme_text"] = self.phoneme_text
+        out["phonemes"] = [t.to_json() for t in self.phonemes]
+        out["phoneme_words"] = [
+            {"phonemes": [t.symbol for t in w], "start": w[0].start, "end": w[-1].end} for w in self.words
+        ]
+        out["model"] = self.model
+        if self.text_result is not None:
+            out["text_model"] = self.text_result.model
+        out["backend"] = self.backend
+        return out
 
 
 __all__ = ["FRAME_SECONDS", "Token", "Transcript", "group_words", "tokens_from_frames"]

@@ -5,6 +5,9 @@ word boundaries `<wb>` counted as tokens, so a missed or extra boundary costs on
 on the tokens joined by single spaces (so a token must not contain whitespace). Per clip the rate is
 edits / reference tokens; over a corpus it is the sum of edits over the sum of reference tokens (longer clips weigh
 more). A clip with an empty reference has no rate (None); its insertions still count in the corpus sum.
+
+Word and character error rates (WER, CER) are the same counts over the words, or the characters (spaces
+included, as jiwer counts them), of normalised texts.
 """
 
 from __future__ import annotations
@@ -86,6 +89,20 @@ def token_errors(reference: Sequence[str], hypothesis: Sequence[str]) -> ErrorCo
     return counts
 
 
+def word_errors(reference: str, hypothesis: str) -> ErrorCounts:
+    """Word edits of two texts already normalised (e.g. by :func:`intref.evaluate.text.normalize_text`)."""
+    return token_errors(reference.split(), hypothesis.split())
+
+
+def char_errors(reference: str, hypothesis: str) -> ErrorCounts:
+    """Character edits (spaces count, as in jiwer's CER) of two normalised texts."""
+    ref, hyp = " ".join(reference.split()), " ".join(hypothesis.split())
+    if not ref or not hyp:
+        return ErrorCounts(deletions=len(ref), insertions=len(hyp))
+    out = jiwer.process_characters(ref, hyp)
+    return ErrorCounts(out.substitutions, out.deletions, out.insertions, out.hits)
+
+
 def corpus_errors(per_clip: Iterable[ErrorCounts]) -> ErrorCounts:
     """Counts summed over clips; its `rate` is the corpus-level error rate."""
     total = ErrorCounts()
@@ -138,6 +155,8 @@ __all__ = [
     "WORD_BOUNDARY",
     "Agreement",
     "ErrorCounts",
+    "char_errors",
+    "word_errors",
     "agreement",
     "corpus_errors",
     "frame_agreement",

@@ -1,0 +1,139 @@
+"""Phonemes to words with the integer P2G model, and the time of each word.
+
+Silence (no phoneme heard) gives no text: the decoder is not run (it would read its empty input as "yeah").
+
+``TextModel.load()`` takes the built-in ``hama-p2g`` model (built on first use from the installed hama package's
+``p2g.hama`` and a committed recipe, like the acoustic models) or an ``.intref`` file; its vocabulary comes
+from the model file. ``TextModel.words(phoneme_words)`` feeds the recognised words to the decoder as the hama
+package does (phonemes, ``|`` between words) and decodes greedily, one integer graph run per generated
+character.
+
+Times: the decoder's alignment gives, for each generated character, the source phoneme the last layer attends to
+most (p2g.md section 6); a word spans the recognised phonemes its characters point at. The alignment comes from
+the step that predicts the next character, so a word boundary can be off by a phoneme: the times are a guide, the
+text is exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import IntrefInputError
+from ..graph import Model, load
+from ..graph.interpreter import resolve_backend
+from ..models.hama.p2g import P2GResult, predict
+from ..models.hama.p2g_integer import ARCHITECTURE, IntegerP2G
+from ..models.hama.p2g_text import P2GVocab, asr_words_to_phonemes
+from .transcript import Token
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    start: float | None  # seconds; None when no recognised phoneme is aligned to it
+    end: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"word": self.text, "start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True)
+class TextResult:
+    """The text of one transcription, its words with times, and the decoder's raw output."""
+
+    text: str
+    words: tuple[Word, ...]
+    ids: tuple[int, ...]  # generated P2G token ids (specials included, as decoded)
+    model: dict[str, Any]
+
+
+def heard_nothing(words: Sequence[Sequence[str]]) -> bool:
+    """No phoneme in the recognised words: silence or too short a clip, which gives no text."""
+    return not asr_words_to_phonemes(words)
+
+
+def check_text_model(model: Model, label: str) -> None:
+    if model.metadata.get("architecture") != ARCHITECTURE or not model.metadata.get("vocabulary"):
+        raise IntrefInputError(f"{label}: not a phoneme-to-text model (needs architecture {ARCHITECTURE})")
+
+
+def _source_tokens(phoneme_words: Sequence[Sequence[Token]], length: int) -> list[Token | None]:
+    """The recognised token at each position of the decoder's source (None for the ``|`` between words)."""
+    out: list[Token | None] = []
+    for i, word in enumerate(phoneme_words):
+        if i:
+            out.append(None)
+        out.extend(t for t in word if t.symbol.strip())
+    return out[:length]
+
+
+class TextModel:
+    """An integer P2G model file on a backend."""
+
+    def __init__(self, model: Model, backend=None, label: str = "model") -> None:
+        check_text_model(model, label)
+        self.model = model
+        self.backend = resolve_backend(backend)
+        self.label = label
+        self.vocab = P2GVocab(tuple(model.metadata["vocabulary"]))
+
+    @classmethod
+    def load(cls, spec: str | None = None, *, backend=None, progress=None) -> TextModel:
+        """``spec``: None or ``hama-p2g`` (the built-in model) or the path of an ``.intref`` file."""
+        from ..models.default import TEXT_MODEL, ModelUnavailableError, ensure_model
+
+        if spec in (None, TEXT_MODEL):
+            return cls(load(ensure_model(TEXT_MODEL, progress)), backend, TEXT_MODEL)
+        try:
+            return cls(load(spec), backend, spec)
+        except FileNotFoundError:
+            raise ModelUnavailableError(f"{spec}: no such text model file (built-in: {TEXT_MODEL})") from None
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.label, "id": self.model.name, "sha256": self.model.sha256}
+
+    def decode(self, words: Sequence[Sequence[str]]) -> P2GResult:
+        """The decoder's result (ids, alignment, text) for words given as phoneme symbols; nothing when no phoneme
+        was heard (the decoder itself reads an empty input as "yeah")."""
+        if heard_nothing(words):
+            return P2GResult((), (), "", ())
+        source = self.vocab.source_tokens(asr_words_to_phonemes(words))
+        return predict(IntegerP2G(self.model, self.backend), self.vocab, source)
+
+    def text(self, words: Sequence[Sequence[str]]) -> str:
+        """The text of recognised words given as phoneme symbols (no times)."""
+        return self.decode(words).text
+
+    def words(self, phoneme_words: Sequence[Sequence[Token]]) -> TextResult:
+        """Text and timed words of recognised words (each a sequence of phoneme tokens)."""
+        symbols = [[t.symbol for t in w] for w in phoneme_words]
+        source = self.vocab.source_tokens(asr_words_to_phonemes(symbols))
+        at = _source_tokens(phoneme_words, len(source)) if symbols else []
+        result = self.decode(symbols)
+        words: list[Word] = []
+        chars: list[int] = []
+        aligned: list[Token] = []
+
+        def flush() -> None:
+            text = self.vocab.render(chars)
+            if text:
+                start = min((t.start for t in aligned), default=None)
+                end = max((t.end for t in aligned), default=None)
+                words.append(Word(text, start, end))
+            chars.clear()
+            aligned.clear()
+
+        for token, position in zip(result.ids, result.alignment, strict=True):
+            if not self.vocab.tokens[token].strip():
+                flush()
+                continue
+            chars.append(token)
+            if 0 <= position < len(at) and at[position] is not None:
+                aligned.append(at[position])
+        flush()
+        return TextResult(result.text, tuple(words), tuple(result.ids), self.describe())
+
+
+__all__ = ["TextModel", "TextResult", "Word", "check_text_model", "heard_nothing"]
