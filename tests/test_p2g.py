@@ -255,3 +255,12 @@ def test_shared_clips_give_the_runtime_text(runtime, decoder, vocab, tmp_path_fa
         for e, _ in clips:  # the round trip: G2P of the transcript, words joined by |
             words = [tokens for _, tokens in refs.words(e.reference)]
             _same_as_runtime(runtime, decoder, vocab, asr_words_to_phonemes([w for w in words if w]))
+
+
+def test_word_times_follow_the_recognised_words():
+    from intref.asr.words import word_indices
+
+    assert word_indices([[5], [], [0]], 3) == [0, 1, 2]  # as many words as recognised: one to one
+    assert word_indices([[0, 0], [0, 1, 1], [], [3, 2, 3]], 5) == [0, 1, 1, 3]  # most aligned, empty keeps the last
+    assert word_indices([[2], [1, 1]], 4) == [2, 2]  # never back in time
+    assert word_indices([[1, 2]], 3) == [1]  # a tie goes to the first

@@ -8,10 +8,11 @@ from the model file. ``TextModel.words(phoneme_words)`` feeds the recognised wor
 package does (phonemes, ``|`` between words) and decodes greedily, one integer graph run per generated
 character.
 
-Times: the decoder's alignment gives, for each generated character, the source phoneme the last layer attends to
-most (p2g.md section 6); a word spans the recognised phonemes its characters point at. The alignment comes from
-the step that predicts the next character, so a word boundary can be off by a phoneme: the times are a guide, the
-text is exact.
+Times: a word takes the times of a recognised (phoneme) word. When the text has as many words as were recognised,
+the usual case, the n-th word of the text is the n-th recognised word. Otherwise the decoder's alignment (for each
+generated character, the source phoneme the last layer attends to most, p2g.md section 6) picks the recognised
+word its characters point at most often, kept in order; a word none of whose characters aligns takes the
+previous word's.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ from .transcript import Token
 @dataclass(frozen=True)
 class Word:
     text: str
-    start: float | None  # seconds; None when no recognised phoneme is aligned to it
-    end: float | None
+    start: float  # seconds: the recognised word's first phoneme's start
+    end: float
 
     def to_json(self) -> dict[str, Any]:
         return {"word": self.text, "start": self.start, "end": self.end}
@@ -59,14 +60,28 @@ def check_text_model(model: Model, label: str) -> None:
         raise IntrefInputError(f"{label}: not a phoneme-to-text model (needs architecture {ARCHITECTURE})")
 
 
-def _source_tokens(phoneme_words: Sequence[Sequence[Token]], length: int) -> list[Token | None]:
-    """The recognised token at each position of the decoder's source (None for the ``|`` between words)."""
-    out: list[Token | None] = []
+def _source_words(phoneme_words: Sequence[Sequence[Token]], length: int) -> list[int | None]:
+    """The recognised word of each position of the decoder's source (None for the ``|`` between words)."""
+    out: list[int | None] = []
     for i, word in enumerate(phoneme_words):
         if i:
             out.append(None)
-        out.extend(t for t in word if t.symbol.strip())
+        out.extend(i for t in word if t.symbol.strip())
     return out[:length]
+
+
+def word_indices(aligned: Sequence[Sequence[int]], count: int) -> list[int]:
+    """The recognised word of each text word from the recognised words its characters align to (see the module
+    docstring): one to one when the counts agree; else the most frequent (the first on a tie), never going back."""
+    if len(aligned) == count:
+        return list(range(count))
+    out, last = [], 0
+    for words in aligned:
+        if words:
+            best = max(sorted(set(words)), key=words.count)
+            last = max(last, best)
+        out.append(last)
+    return out
 
 
 class TextModel:
@@ -108,32 +123,31 @@ class TextModel:
 
     def words(self, phoneme_words: Sequence[Sequence[Token]]) -> TextResult:
         """Text and timed words of recognised words (each a sequence of phoneme tokens)."""
-        symbols = [[t.symbol for t in w] for w in phoneme_words]
-        source = self.vocab.source_tokens(asr_words_to_phonemes(symbols))
-        at = _source_tokens(phoneme_words, len(source)) if symbols else []
+        heard = [[t for t in w if t.symbol.strip()] for w in phoneme_words]
+        heard = [w for w in heard if w]
+        symbols = [[t.symbol for t in w] for w in heard]
         result = self.decode(symbols)
-        words: list[Word] = []
+        at = _source_words(heard, len(self.vocab.source_tokens(asr_words_to_phonemes(symbols)))) if heard else []
+        texts: list[str] = []
+        aligned: list[list[int]] = []
         chars: list[int] = []
-        aligned: list[Token] = []
-
-        def flush() -> None:
-            text = self.vocab.render(chars)
-            if text:
-                start = min((t.start for t in aligned), default=None)
-                end = max((t.end for t in aligned), default=None)
-                words.append(Word(text, start, end))
-            chars.clear()
-            aligned.clear()
-
-        for token, position in zip(result.ids, result.alignment, strict=True):
-            if not self.vocab.tokens[token].strip():
-                flush()
+        hits: list[int] = []
+        for token, position in [*zip(result.ids, result.alignment, strict=True), (None, -1)]:
+            if token is None or not self.vocab.tokens[token].strip():  # a space, or the end: the word is complete
+                text = self.vocab.render(chars)
+                if text:
+                    texts.append(text)
+                    aligned.append(list(hits))
+                chars.clear()
+                hits.clear()
                 continue
             chars.append(token)
             if 0 <= position < len(at) and at[position] is not None:
-                aligned.append(at[position])
-        flush()
+                hits.append(at[position])
+        words = []
+        for text, i in zip(texts, word_indices(aligned, len(heard)) if heard else [], strict=False):
+            words.append(Word(text, heard[i][0].start, heard[i][-1].end))
         return TextResult(result.text, tuple(words), tuple(result.ids), self.describe())
 
 
-__all__ = ["TextModel", "TextResult", "Word", "check_text_model", "heard_nothing"]
+__all__ = ["TextModel", "TextResult", "Word", "check_text_model", "heard_nothing", "word_indices"]
