@@ -8,6 +8,9 @@ INTREF_THREADS set to it) and each model:
   (default `INTREF_HAMA16_PYTHON` or ../venv-hama16/bin/python).
 - `<backend>`: intref's float log-mel front end (`front end`) and the integer graph (`graph`) timed apart, clips over
   30 s in the same overlapping windows as `intref transcribe`.
+Audio to text: the built-in integer P2G model (mixed 4/8) decodes the words of each hama-1.7 model's phonemes on
+the same backend; its time per generated character and the real-time factor of the whole path (front end, acoustic
+graph, P2G) are set beside the hama runtime's `P2GModel().predict(result.word_phoneme_text)` on its own phonemes.
 Models: the built-in hama-1.7 (mixed 4/8 weights) and an int8 model quantised in the run (synthetic calibration);
 the same for hama-1.6 when its asset is in intref's cache (`intref models fetch hama-1.6`). Every figure is the
 sum over the clips of each clip's best time over --repeat runs, after one warm-up clip per backend.
@@ -51,20 +54,25 @@ RUNTIME_TIMER = r"""
 import importlib.metadata as md, json, sys, time
 import numpy as np
 from hama.asr import ASRModel
-model = ASRModel()
+from hama import P2GModel
+model, p2g = ASRModel(), P2GModel()
 data = np.load(sys.argv[1])
 repeat = int(sys.argv[2])
-model.transcribe_waveform(data[data.files[0]], 16000)  # warm-up
-best = {}
+p2g.predict(model.transcribe_waveform(data[data.files[0]], 16000).word_phoneme_text)  # warm-up
+best, best_text, chars = {}, {}, 0
 for key in data.files:
     wav = data[key]
-    times = []
+    times, text_times = [], []
     for _ in range(repeat):
         t = time.perf_counter()
-        model.transcribe_waveform(wav, 16000)
-        times.append(time.perf_counter() - t)
-    best[key] = min(times)
-print(json.dumps({"version": md.version("hama"), "seconds": best}))
+        res = model.transcribe_waveform(wav, 16000)
+        t1 = time.perf_counter()
+        out = p2g.predict(res.word_phoneme_text)
+        times.append(t1 - t)
+        text_times.append(time.perf_counter() - t1)
+    best[key], best_text[key] = min(times), min(text_times)
+    chars += len(out.tokens)
+print(json.dumps({"version": md.version("hama"), "seconds": best, "text_seconds": best_text, "chars": chars}))
 """
 
 
@@ -258,7 +266,39 @@ def time_runtime(python: str, clips: dict[str, np.ndarray], repeat: int) -> dict
     if proc.returncode != 0:
         raise RuntimeError(f"{python}: the hama runtime failed: {proc.stderr.strip()[-800:]}")
     info = json.loads(proc.stdout.strip().splitlines()[-1])
-    return {"version": info["version"], "seconds": sum(info["seconds"].values())}
+    return {
+        "version": info["version"],
+        "seconds": sum(info["seconds"].values()),
+        "text_seconds": sum(info["text_seconds"].values()),
+        "chars": info["chars"],
+    }
+
+
+def load_model_vocabulary(path: Path) -> list[str]:
+    from intref.graph import load
+
+    return list(load(path).metadata["vocabulary"])
+
+
+def time_text(backend: str, frames: dict[str, list[int]], vocabulary: list[str], repeat: int) -> dict:
+    """Best seconds per clip (summed) of the built-in integer P2G model on the words of the acoustic frames, and
+    the characters it generated (every decoding token but the end)."""
+    from intref.asr.words import TextModel
+    from intref.models.hama.decode import collapse, split_words
+
+    text = TextModel.load(backend=backend)
+    words = {k: [list(w) for w in split_words(collapse(np.asarray(f)), vocabulary)] for k, f in frames.items()}
+    text.text(next(iter(words.values())))  # warm-up
+    seconds, chars = 0.0, 0
+    for w in words.values():
+        best = float("inf")
+        for _ in range(repeat):
+            t = time.perf_counter()
+            result = text.decode(w)
+            best = min(best, time.perf_counter() - t)
+        seconds += best
+        chars += len(result.ids)
+    return {"seconds": seconds, "chars": chars}
 
 
 def worker(spec: dict) -> dict:
@@ -273,6 +313,9 @@ def worker(spec: dict) -> dict:
         for backend in spec["backends"]:
             set_backend_threads(backend, threads)
             rows[backend] = time_backend(Path(path), backend, clips, spec["repeat"])
+            if spec.get("text") and label.startswith("hama-1.7"):
+                vocab = load_model_vocabulary(Path(path))
+                rows[backend]["text"] = time_text(backend, rows[backend]["frames"], vocab, spec["repeat"])
         if "native" in spec["backends"]:
             set_backend_threads("native", threads)
             out.setdefault("ops", {})[label] = op_breakdown(Path(path), clips)
@@ -313,6 +356,29 @@ def report(results: list[dict]) -> str:
         lines.append(f"{head} {'vs hama':>9s}")
         for model_id, rt in res.get("runtime", {}).items():
             lines.append(f"{model_id:16s} {'hama ' + rt['version']:14s} {rt['seconds'] / sec:10.5f}")
+        text_rows = [
+            (label, b, row) for label, rows in res["models"].items() for b, row in rows.items() if "text" in row
+        ]
+        if text_rows:
+            rt = res.get("runtime", {}).get("hama-1.7")
+            lines.append(
+                f"\n   audio to text (hama-1.7 acoustic model + P2G): {'ms/char P2G':>12s} {'RTF P2G':>9s} "
+                f"{'RTF total':>10s} {'vs hama':>8s}"
+            )
+            if rt:
+                total = rt["seconds"] + rt["text_seconds"]
+                lines.append(
+                    f"   {'hama ' + rt['version']:46s} {1e3 * rt['text_seconds'] / max(rt['chars'], 1):12.3f} "
+                    f"{rt['text_seconds'] / sec:9.5f} {total / sec:10.5f}"
+                )
+            for label, backend, row in text_rows:
+                t = row["text"]
+                total = row["front_end"] + row["graph"] + t["seconds"]
+                speedup = f"{(rt['seconds'] + rt['text_seconds']) / total:7.2f}x" if rt else "       -"
+                lines.append(
+                    f"   {label + ' + hama-p2g mixed, ' + backend:46s} {1e3 * t['seconds'] / max(t['chars'], 1):12.3f} "
+                    f"{t['seconds'] / sec:9.5f} {total / sec:10.5f} {speedup}"
+                )
         for label, rows in res["models"].items():
             rt = res.get("runtime", {}).get(label.split()[0])
             for backend, row in rows.items():
@@ -347,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
     p.add_argument("--models", nargs="+", default=["hama-1.7", "hama-1.6"], choices=["hama-1.7", "hama-1.6"])
     p.add_argument("--no-runtime", action="store_true", help="skip the hama runtimes")
+    p.add_argument("--no-text", action="store_true", help="skip the phoneme-to-text model (P2G)")
     p.add_argument("--hama16-python", help="a Python with hama 1.6.0 installed")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("--worker", help=argparse.SUPPRESS)
@@ -380,6 +447,7 @@ def main(argv: list[str] | None = None) -> int:
                 "backends": args.backends,
                 "models": {k: str(v) for k, v in models.items()},
                 "runtimes": runtimes,
+                "text": not args.no_text,
             }
             results.append(run_worker(spec))
     if args.json:
