@@ -50,10 +50,9 @@ def load(manifest_path: Path):
 
 def build_int8(workdir: Path, manifest: Path) -> tuple[Path, Path]:
     """An int8 acoustic model and an int8 P2G model, calibrated on the same 8 clips as the built-in ones."""
-    from intref.frontend.audio import load_waveform
     from intref.models.hama.integer import features_of, load_float, quantize_hama
     from intref.models.hama.p2g_quantize import calibration_prefixes, quantize_p2g
-    from intref.quantize.inputs import audio_files, real_set, spaced
+    from intref.quantize.inputs import real_set, real_waveforms
 
     say("quantising an int8 hama-1.7 model (real calibration)")
     fmodel = load_float("hama-1.7")
@@ -61,12 +60,8 @@ def build_int8(workdir: Path, manifest: Path) -> tuple[Path, Path]:
     am_path = workdir / "hama-1.7-int8.intref"
     am.save(am_path)
     say("quantising an int8 P2G model (same clips)")
-    entries = spaced(audio_files(manifest), 8)
-    from intref.evaluate.manifest import RAW_FORMAT
-    from intref.frontend.audio import RAW_SUFFIXES
-
-    audio = [load_waveform(f, RAW_FORMAT if f.suffix.lower() in RAW_SUFFIXES else None) for _, f in entries]
-    p2g, _ = quantize_p2g(weights="int8", prefixes=calibration_prefixes(audio), calibration_info={"kind": "real"})
+    prefixes = calibration_prefixes([wav for _, wav in real_waveforms(manifest)])
+    p2g, _ = quantize_p2g(weights="int8", prefixes=prefixes, calibration_info={"kind": "real"})
     p2g_path = workdir / "hama-p2g-int8.intref"
     p2g.save(p2g_path)
     return am_path, p2g_path

@@ -255,3 +255,17 @@ def test_shipped_decode_vectors_match(builtin, tmp_path):
         want = json.loads((GOLDEN / step / MANIFEST).read_text())
         got = json.loads((tmp_path / "v" / step / MANIFEST).read_text())
         assert_same_digests(want, got)
+
+
+def test_quantize_rebuilds_the_builtin_model_from_its_recipe(builtin, tmp_path, capsys):
+    from intref.cli import main
+    from intref.models.default import TEXT_BUILTINS, TEXT_MODEL, expected_sha256, recipe_file
+
+    recipe = str(recipe_file(TEXT_BUILTINS[TEXT_MODEL]))
+    out = tmp_path / "p2g.intref"
+    assert main(["quantize", "hama-p2g", "--recipe", recipe, "-o", str(out)]) == 0
+    assert expected_sha256(TEXT_BUILTINS[TEXT_MODEL]) in capsys.readouterr().out
+    assert main(["quantize", "hama-p2g", "--equalize", "1", "--calib", "x", "-o", str(out)]) != 0
+    assert "apply to the acoustic models" in capsys.readouterr().err
+    assert main(["quantize", "hama-p2g", "--calib", "synthetic", "-o", str(out)]) != 0
+    assert "calibrates on real speech" in capsys.readouterr().err

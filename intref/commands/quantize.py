@@ -77,17 +77,28 @@ class Progress:
         print(f"[{time.monotonic() - self.start:6.1f}s] {message}", file=sys.stderr, flush=True)
 
 
+def ptq_options(args) -> dict:
+    """The options of ``ptq.make_recipe`` every model takes."""
+    return {
+        "weight_method": args.weight_method,
+        "range_method": args.method,
+        "percentile": args.percentile,
+        "probability_bits": args.probability_bits,
+        "wide_activations": not args.narrow_activations,
+    }
+
+
 def run_p2g(args, say: Progress):
     """(model, recipe, learned float parameters) of the P2G model."""
     from ..errors import IntrefInputError
-    from ..evaluate.manifest import RAW_FORMAT
-    from ..frontend.audio import RAW_SUFFIXES, load_waveform
     from ..models.hama.p2g import load_p2g_weights
     from ..models.hama.p2g_quantize import calibration_prefixes, learned_parameters, quantize_p2g
     from ..quantize.config import load_config
-    from ..quantize.inputs import audio_files, spaced
+    from ..quantize.inputs import real_waveforms
     from ..quantize.recipe import Recipe
 
+    if args.equalize or args.residual_bits != 16:
+        raise IntrefInputError("--equalize and --residual-bits apply to the acoustic models, not hama-p2g")
     float_params = learned_parameters(load_p2g_weights(args.asset))
     if args.recipe:
         if args.calib or args.config:
@@ -96,15 +107,12 @@ def run_p2g(args, say: Progress):
         return model, recipe, float_params
     if not args.calib or args.calib == "synthetic":
         raise IntrefInputError("hama-p2g calibrates on real speech: give --calib a manifest or a directory of audio")
-    entries = audio_files(Path(args.calib))
-    if args.calib_clips:
-        entries = [e for e in entries if any(c in e[0] for c in args.calib_clips)]
-    entries = spaced(entries, args.calib_count or 8)
-    if not entries:
-        raise IntrefInputError(f"{args.calib}: no calibration audio selected")
-    audio = [load_waveform(f, RAW_FORMAT if f.suffix.lower() in RAW_SUFFIXES else None) for _, f in entries]
-    prefixes = calibration_prefixes(audio, say)
-    info = {"kind": "real", "source": str(args.calib), "clips": [n for n, _ in entries], "phonemes": "hama-1.7 float"}
+    try:
+        chosen = real_waveforms(args.calib, count=args.calib_count or 8, clips=args.calib_clips, progress=say)
+    except (ValueError, FileNotFoundError) as exc:
+        raise IntrefInputError(str(exc)) from None
+    prefixes = calibration_prefixes([wav for _, wav in chosen], say)
+    info = {"kind": "real", "source": str(args.calib), "clips": [n for n, _ in chosen], "phonemes": "hama-1.7 float"}
     model, recipe = quantize_p2g(
         weights=args.weights,
         config=load_config(args.config) if args.config else None,
@@ -112,11 +120,7 @@ def run_p2g(args, say: Progress):
         calibration_info=info,
         asset=args.asset,
         progress=say,
-        weight_method=args.weight_method,
-        range_method=args.method,
-        percentile=args.percentile,
-        probability_bits=args.probability_bits,
-        wide_activations=not args.narrow_activations,
+        **ptq_options(args),
     )
     return model, recipe, float_params
 
@@ -155,13 +159,9 @@ def run(args) -> int:
             calibration=calib,
             asset=args.asset,
             progress=say,
-            weight_method=args.weight_method,
-            range_method=args.method,
-            percentile=args.percentile,
             equalize_alpha=args.equalize,
-            probability_bits=args.probability_bits,
             residual_bits=args.residual_bits,
-            wide_activations=not args.narrow_activations,
+            **ptq_options(args),
         )
     if args.save_recipe:
         recipe.save(args.save_recipe)

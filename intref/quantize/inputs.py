@@ -47,6 +47,29 @@ def audio_files(path: Path) -> list[tuple[str, Path]]:
     raise FileNotFoundError(f"{path}: no such calibration manifest or directory")
 
 
+def real_waveforms(
+    path: str | Path,
+    *,
+    count: int = 8,
+    clips: Sequence[str] = (),
+    progress: Callable[[str], None] | None = None,
+) -> list[tuple[str, np.ndarray]]:
+    """(name, 16 kHz waveform) of the calibration clips chosen from a manifest or a directory (module docstring)."""
+    entries = audio_files(Path(path))
+    if clips:
+        entries = [e for e in entries if any(s in e[0] for s in clips)]
+    entries = spaced(entries, count)
+    if not entries:
+        raise ValueError(f"{path}: no calibration audio selected")
+    out = []
+    for i, (name, file) in enumerate(entries):
+        if progress:
+            progress(f"calibration audio {i + 1}/{len(entries)}: {name}")
+        raw = RAW_FORMAT if file.suffix.lower() in RAW_SUFFIXES else None
+        out.append((name, load_waveform(file, raw)))
+    return out
+
+
 def real_set(
     path: str | Path,
     features: Features,
@@ -55,21 +78,9 @@ def real_set(
     clips: Sequence[str] = (),
     progress: Callable[[str], None] | None = None,
 ) -> CalibrationSet:
-    entries = audio_files(Path(path))
-    if clips:
-        entries = [e for e in entries if any(s in e[0] for s in clips)]
-    entries = spaced(entries, count)
-    if not entries:
-        raise ValueError(f"{path}: no calibration audio selected")
-    inputs = []
-    for i, (name, file) in enumerate(entries):
-        if progress:
-            progress(f"calibration audio {i + 1}/{len(entries)}: {name}")
-        raw = RAW_FORMAT if file.suffix.lower() in RAW_SUFFIXES else None
-        x = features(load_waveform(file, raw))
-        if x.shape[0]:
-            inputs.append(x)
-    return CalibrationSet(inputs, {"kind": "real", "source": str(path), "clips": [n for n, _ in entries]})
+    chosen = real_waveforms(path, count=count, clips=clips, progress=progress)
+    inputs = [x for x in (features(wav) for _, wav in chosen) if x.shape[0]]
+    return CalibrationSet(inputs, {"kind": "real", "source": str(path), "clips": [n for n, _ in chosen]})
 
 
 def synthetic_set(
@@ -81,4 +92,4 @@ def synthetic_set(
     return CalibrationSet(inputs, {"kind": "synthetic", "count": count, "seed": seed})
 
 
-__all__ = ["AUDIO_SUFFIXES", "CalibrationSet", "audio_files", "real_set", "spaced", "synthetic_set"]
+__all__ = ["AUDIO_SUFFIXES", "CalibrationSet", "audio_files", "real_set", "real_waveforms", "spaced", "synthetic_set"]
