@@ -88,6 +88,13 @@ def agreement(base: list[tuple[int, ...]], other: list[tuple[int, ...]]) -> floa
     return 100 * (1 - total.edits / total.ref_len)
 
 
+def _joined(runs):
+    from intref.asr.words import join_texts
+    from intref.models.hama.p2g import P2GResult
+
+    return P2GResult(sum((r.ids for r in runs), ()), (), join_texts(r.text for r in runs), ())
+
+
 def _percent(x: float | None) -> str:
     return "" if x is None else f"{x:.2f}"
 
@@ -102,12 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from intref.asr import Recognizer
-    from intref.asr.words import TextModel
+    from intref.asr.words import TextModel, decode_words, join_texts, segments
     from intref.graph import load as load_model
     from intref.models.default import TEXT_MODEL, ensure_model
     from intref.models.hama.decode import collapse, split_words
     from intref.models.hama.model import load_acoustic_model
-    from intref.models.hama.p2g import FloatP2G, load_p2g_weights
+    from intref.models.hama.p2g import FloatP2G, P2GResult, load_p2g_weights
     from intref.models.hama.p2g_quantize import learned_parameters
     from intref.models.hama.p2g_text import asr_words_to_phonemes, load_p2g_vocab
 
@@ -133,8 +140,14 @@ def main(argv: list[str] | None = None) -> int:
     weights, vocab = load_p2g_weights(), load_p2g_vocab()
     fp2g = FloatP2G(weights)
     float_words = [[list(w) for w in fam.transcribe(c["wav"]).words] for c in clips]
-    float_asr = [fp2g.predict(asr_words_to_phonemes(w), vocab) for w in float_words]
-    float_g2p = [fp2g.predict(asr_words_to_phonemes(c["g2p"]), vocab) for c in clips]
+
+    def float_decode(words):
+        """The float decoder's result, in the runs TextModel decodes (one for every clip here)."""
+        runs = [decode_words(lambda source: fp2g.predict(source, vocab), seg) for seg in segments(words)]
+        return P2GResult(sum((r.ids for r in runs), ()), (), join_texts(r.text for r in runs), ())
+
+    float_asr = [float_decode(w) for w in float_words]
+    float_g2p = [float_decode(c["g2p"]) for c in clips]
     rows["intref float"] = scores(texts, [r.text for r in float_asr])
     rows["P2G round trip, intref float"] = scores(texts, [r.text for r in float_g2p])
 
@@ -151,8 +164,8 @@ def main(argv: list[str] | None = None) -> int:
             sizes[label] = {"bytes": stored, "compression": 4 * params / stored}
             int_words = [[list(w) for w in split_words(collapse(rec.frames(c["wav"])), rec.tokens)] for c in clips]
             rows[f"intref {label}"] = scores(texts, [text.text(w) for w in int_words])
-            on_float = [text.decode(w) for w in float_words]
-            on_g2p = [text.decode(c["g2p"]) for c in clips]
+            on_float = [_joined(text.decode_all(w)) for w in float_words]
+            on_g2p = [_joined(text.decode_all(c["g2p"])) for c in clips]
             rows[f"P2G round trip, intref {label} P2G"] = scores(texts, [r.text for r in on_g2p])
             rows[f"intref float acoustic + {label} P2G"] = scores(texts, [r.text for r in on_float])
             sizes[label]["agreement_asr"] = agreement([r.ids for r in float_asr], [r.ids for r in on_float])

@@ -264,3 +264,15 @@ def test_word_times_follow_the_recognised_words():
     assert word_indices([[0, 0], [0, 1, 1], [], [3, 2, 3]], 5) == [0, 1, 1, 3]  # most aligned, empty keeps the last
     assert word_indices([[2], [1, 1]], 4) == [2, 2]  # never back in time
     assert word_indices([[1, 2]], 3) == [1]  # a tie goes to the first
+
+
+def test_long_transcriptions_are_split_into_runs_of_whole_words():
+    from intref.asr.words import SEGMENT_TOKENS, segments
+
+    words = [["a", "b", "c"]] * 60  # 60 * 4 - 1 = 239 source tokens
+    runs = segments(words)
+    assert [len(r) for r in runs] == [37, 23]  # 37 words: 37 * 4 - 1 = 147 tokens <= 150
+    assert all(len(asr_words_to_phonemes(r)) <= SEGMENT_TOKENS for r in runs)
+    assert segments([[" "], [], ["a"]]) == [[["a"]]] and segments([]) == [] and segments([[" "]]) == []
+    long = [["x"] * 200]
+    assert segments([["a"], *long, ["b"]]) == [[["a"]], long, [["b"]]]  # a too long word is a run of its own

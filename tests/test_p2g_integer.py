@@ -60,7 +60,7 @@ def tiny_weights(seed: int = 0, width: int = 16, heads: int = 2, ffn: int = 32, 
     ]
     return P2GWeights(
         embedding=mat(len(VOCAB.tokens), width, scale=1.0),
-        positions=mat(64, width, scale=0.3),
+        positions=mat(416, width, scale=0.3),
         layers=blocks,
         norm_w=vec(width, 1.0),
         norm_b=vec(width),
@@ -269,3 +269,21 @@ def test_quantize_rebuilds_the_builtin_model_from_its_recipe(builtin, tmp_path, 
     assert "apply to the acoustic models" in capsys.readouterr().err
     assert main(["quantize", "hama-p2g", "--calib", "synthetic", "-o", str(out)]) != 0
     assert "calibrates on real speech" in capsys.readouterr().err
+
+
+def test_a_long_transcription_is_decoded_in_runs(tiny):
+    from intref.asr.transcript import Token
+    from intref.asr.words import TextModel
+
+    _, _, model = tiny
+    text = TextModel(model, "numpy", "tiny")
+    rng = np.random.default_rng(2)
+    words = []
+    for i in range(60):
+        ids = rng.integers(7, len(VOCAB.tokens), size=3)
+        words.append(tuple(Token(int(t), VOCAB.tokens[int(t)], 10 * i + j, 10 * i + j) for j, t in enumerate(ids)))
+    result = text.words(words)
+    runs = text.decode_all([[t.symbol for t in w] for w in words])
+    assert len(runs) == 2 and result.text == " ".join(r.text for r in runs if r.text)
+    assert list(result.ids) == [i for r in runs for i in r.ids]
+    assert all(w.start <= w.end for w in result.words)

@@ -1,6 +1,8 @@
 """Phonemes to words with the integer P2G model, and the time of each word.
 
 Silence (no phoneme heard) gives no text: the decoder is not run (it would read its empty input as "yeah").
+Long transcriptions are decoded in runs of whole words of at most SEGMENT_TOKENS source tokens (:func:`segments`):
+the decoder itself keeps only its first 192 input tokens and writes at most 193 characters.
 
 ``TextModel.load()`` takes the built-in ``hama-p2g`` model (built on first use from the installed hama package's
 ``p2g.hama`` and a committed recipe, like the acoustic models) or an ``.intref`` file; its vocabulary comes
@@ -48,6 +50,11 @@ class TextResult:
     words: tuple[Word, ...]
     ids: tuple[int, ...]  # generated P2G token ids (specials included, as decoded)
     model: dict[str, Any]
+
+
+# Source tokens per decode: the decoder keeps 192 and writes at most 193 characters, about 1.25 per source token
+# on English (1.23 at most over the shared clips' inputs), so runs of at most 150 keep both limits clear.
+SEGMENT_TOKENS = 150
 
 
 def heard_nothing(words: Sequence[Sequence[str]]) -> bool:
@@ -110,24 +117,40 @@ class TextModel:
         return {"name": self.label, "id": self.model.name, "sha256": self.model.sha256}
 
     def decode(self, words: Sequence[Sequence[str]]) -> P2GResult:
-        """The decoder's result (ids, alignment, text) for words given as phoneme symbols; nothing when no phoneme
-        was heard (the decoder itself reads an empty input as "yeah")."""
-        if heard_nothing(words):
-            return P2GResult((), (), "", ())
-        source = self.vocab.source_tokens(asr_words_to_phonemes(words))
-        return predict(IntegerP2G(self.model, self.backend), self.vocab, source)
+        """The decoder's result (ids, alignment, text) for words given as phoneme symbols, in one decode (see
+        :func:`segments` for long inputs); nothing when no phoneme was heard (the decoder itself reads an empty
+        input as "yeah")."""
+        return decode_words(lambda source: predict(IntegerP2G(self.model, self.backend), self.vocab, source), words)
+
+    def decode_all(self, words: Sequence[Sequence[str]]) -> list[P2GResult]:
+        """One decode per segment of the words."""
+        return [self.decode(seg) for seg in segments(words)]
 
     def text(self, words: Sequence[Sequence[str]]) -> str:
         """The text of recognised words given as phoneme symbols (no times)."""
-        return self.decode(words).text
+        return join_texts(r.text for r in self.decode_all(words))
 
     def words(self, phoneme_words: Sequence[Sequence[Token]]) -> TextResult:
-        """Text and timed words of recognised words (each a sequence of phoneme tokens)."""
+        """Text and timed words of recognised words (each a sequence of phoneme tokens), segment by segment."""
         heard = [[t for t in w if t.symbol.strip()] for w in phoneme_words]
         heard = [w for w in heard if w]
+        words: list[Word] = []
+        texts: list[str] = []
+        ids: list[int] = []
+        start = 0
+        for seg in segments([[t.symbol for t in w] for w in heard]):
+            part = heard[start : start + len(seg)]
+            start += len(seg)
+            result = self.decode(seg)
+            words += self._timed(result, part)
+            texts.append(result.text)
+            ids += result.ids
+        return TextResult(join_texts(texts), tuple(words), tuple(ids), self.describe())
+
+    def _timed(self, result: P2GResult, heard: list[list[Token]]) -> list[Word]:
+        """The words of one decode, timed by the recognised words they come from (module docstring)."""
         symbols = [[t.symbol for t in w] for w in heard]
-        result = self.decode(symbols)
-        at = _source_words(heard, len(self.vocab.source_tokens(asr_words_to_phonemes(symbols)))) if heard else []
+        at = _source_words(heard, len(self.vocab.source_tokens(asr_words_to_phonemes(symbols))))
         texts: list[str] = []
         aligned: list[list[int]] = []
         chars: list[int] = []
@@ -144,10 +167,49 @@ class TextModel:
             chars.append(token)
             if 0 <= position < len(at) and at[position] is not None:
                 hits.append(at[position])
-        words = []
-        for text, i in zip(texts, word_indices(aligned, len(heard)) if heard else [], strict=False):
-            words.append(Word(text, heard[i][0].start, heard[i][-1].end))
-        return TextResult(result.text, tuple(words), tuple(result.ids), self.describe())
+        indices = word_indices(aligned, len(heard))
+        return [Word(text, heard[i][0].start, heard[i][-1].end) for text, i in zip(texts, indices, strict=False)]
 
 
-__all__ = ["TextModel", "TextResult", "Word", "check_text_model", "heard_nothing", "word_indices"]
+def segments(words: Sequence[Sequence[str]], budget: int = SEGMENT_TOKENS) -> list[list[Sequence[str]]]:
+    """Recognised words in runs of whole words of at most ``budget`` source tokens (phonemes and the ``|`` between
+    words), so that no decode truncates its input (192 tokens) or its output (193 characters); a longer single
+    word is a run of its own. Empty words are dropped; no words give no runs."""
+    out: list[list[Sequence[str]]] = []
+    size = 0
+    for w in words:
+        n = len(asr_words_to_phonemes([w]))
+        if not n:
+            continue
+        if out and size + 1 + n <= budget:
+            out[-1].append(w)
+            size += 1 + n
+        else:
+            out.append([w])
+            size = n
+    return out
+
+
+def decode_words(decode, words: Sequence[Sequence[str]]) -> P2GResult:
+    """``decode(source tokens)`` of the recognised words, or an empty result when no phoneme was heard."""
+    if heard_nothing(words):
+        return P2GResult((), (), "", ())
+    return decode(asr_words_to_phonemes(words))
+
+
+def join_texts(texts) -> str:
+    return " ".join(t for t in texts if t)
+
+
+__all__ = [
+    "SEGMENT_TOKENS",
+    "TextModel",
+    "TextResult",
+    "Word",
+    "check_text_model",
+    "decode_words",
+    "heard_nothing",
+    "join_texts",
+    "segments",
+    "word_indices",
+]

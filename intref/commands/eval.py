@@ -95,10 +95,10 @@ def references(entries, say) -> dict[str, tuple[str, ...]]:
 
 def float_text():
     """intref's float32 P2G decoder as words -> text (None when the hama package's p2g.hama is not here)."""
-    from ..asr.words import heard_nothing
+    from ..asr.words import decode_words, join_texts, segments
     from ..models.hama.assets import AssetNotFoundError
     from ..models.hama.p2g import FloatP2G, load_p2g_weights
-    from ..models.hama.p2g_text import asr_words_to_phonemes, load_p2g_vocab
+    from ..models.hama.p2g_text import load_p2g_vocab
 
     try:
         decoder, vocab = FloatP2G(load_p2g_weights()), load_p2g_vocab()
@@ -106,7 +106,8 @@ def float_text():
         return None
 
     def text(words) -> str:
-        return "" if heard_nothing(words) else decoder.predict(asr_words_to_phonemes(words), vocab).text
+        runs = (decode_words(lambda source: decoder.predict(source, vocab), seg) for seg in segments(words))
+        return join_texts(r.text for r in runs)
 
     return text
 
