@@ -23,7 +23,8 @@ Models: by default hama 1.7.0's Conformer-CTC with mixed 4/8-bit weights and ham
 Audio: wav, flac, ogg (anything libsndfile reads), any sample rate and channel count (mixed to mono, resampled
 to 16 kHz). Headerless PCM: --format raw with --rate, --channels and --dtype; files named .raw or .pcm are read
 as raw PCM with those options (default 16000 Hz, 1 channel, s16le). Clips longer than 30 s run in overlapping
-windows; nothing is cut off. Input shorter than 12.5 ms, or silence, gives an empty result.
+windows, and the text model writes long transcriptions in runs of whole words (it reads at most 192 phonemes);
+nothing is cut off. Input shorter than 12.5 ms, or silence, gives an empty result.
 
 Times: the acoustic model emits one frame per 20 ms (log-mel hop 10 ms, then a stride-2 stem); a phoneme spans
 its frames [first x 20 ms, (last + 1) x 20 ms). A word spans the phonemes the text model's alignment points its
