@@ -293,8 +293,8 @@ int intref_conv1d_dense(int32_t isa, int32_t threads, const int8_t *x, int64_t t
         c_in <= INTREF_KSAFE) {
         intref_errs e;
         errs_init(&e);
-        /* a second thread pays from about 2^17 products on */
-        rc = gemv_run(isa, clamp_threads(threads, (t * c_in * c_out >> 17) + 1), x, t, c_in, w8, c_out, bias, x_zp,
+        /* a second thread pays from about 2^20 products on (a team costs more than a small product) */
+        rc = gemv_run(isa, clamp_threads(threads, (t * c_in * c_out >> 20) + 1), x, t, c_in, w8, c_out, bias, x_zp,
                       &plan, kernels_for(isa)->epi_tile, acc_out, y_out, &e);
         plan_free(&plan);
         if (rc != INTREF_OK) return status->code = rc;

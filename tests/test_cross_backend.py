@@ -477,7 +477,7 @@ def large_cases() -> list[Case]:
     return [
         linear_case(rng, 577, 65, (300,), scheme="single", label="large linear"),
         linear_case(rng, 143, 33, (257,), w_kind="int4", scheme="tosa_double", label="large linear int4"),
-        linear_case(rng, 224, 3001, (1,), scheme="single", label="one row, many channels"),
+        linear_case(rng, 224, 5001, (1,), scheme="single", label="one row, many channels"),
         linear_case(rng, 577, 1500, (3,), scheme="tflite_double", label="three rows, many channels"),
         conv_case(rng, 401, 65, 9, 1, 2, 8, False, c_out=63, label="large dense conv"),
         conv_case(rng, 503, 144, 9, 1, 1, 4, True, label="large depthwise conv"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,8 +53,8 @@ class TensorSpec:
     axis: int | None = None  # the channel axis of a per-channel scale / zero point
     narrow: bool = False  # int4 only: values in -7..7 instead of -8..7
 
-    @property
-    def np_dtype(self) -> np.dtype:
+    @functools.cached_property
+    def np_dtype(self) -> np.dtype:  # read for every tensor of every run
         return DTYPES[self.dtype][0]
 
     def to_json(self) -> dict[str, Any]:
