@@ -112,7 +112,7 @@ def decode(session, prefix, max_new=10):
 def test_the_float_step_graph_is_the_float_decoder(tiny):
     w, fg, _ = tiny
     for prefix in tiny_prefixes(4, seed=5):
-        ids_a, al_a, lg_a = decode(FloatGraphP2G(fg, 2, 2), prefix)
+        ids_a, al_a, lg_a = decode(FloatGraphP2G(fg), prefix)
         ids_b, al_b, lg_b = decode(FloatP2G(w), prefix)
         assert ids_a == ids_b and al_a == al_b
         for a, b in zip(lg_a, lg_b, strict=True):

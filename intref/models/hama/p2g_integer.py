@@ -26,6 +26,7 @@ import numpy as np
 
 from ...graph import Model
 from ...quantize.fgraph import FGraph, FInput
+from .p2g_text import EOS, MAX_INPUT_LEN, MAX_POSITIONS, PAD
 
 IDS, POSITIONS = "ids", "positions"
 TOKEN, LOGITS = "token", "logits"
@@ -100,14 +101,14 @@ def p2g_graph(weights, *, wide: bool = True) -> FGraph:
     return fg
 
 
-def decoder_info(vocab_tokens: Sequence[str]) -> dict:
+def decoder_info() -> dict:
     return {
         "kind": "prefixlm_greedy",
         "output": TOKEN,
-        "eos": 3,
-        "pad": 0,
-        "max_positions": 416,
-        "prefix": "[<bos>, <src>, source tokens (at most 192), <tgt>] (p2g.md section 3)",
+        "eos": EOS,
+        "pad": PAD,
+        "max_positions": MAX_POSITIONS,
+        "prefix": f"[<bos>, <src>, source tokens (at most {MAX_INPUT_LEN}), <tgt>] (p2g.md section 3)",
         "cache": "outputs L{l}.k.all / L{l}.v.all are the next step's inputs past.k{l} / past.v{l}",
     }
 
@@ -123,7 +124,7 @@ def p2g_float_graph(weights, vocab_tokens: Sequence[str] | None = None, *, wide:
         "name": MODEL_ID,
         "architecture": ARCHITECTURE,
         "vocabulary": list(vocab_tokens),
-        "decoder": decoder_info(vocab_tokens),
+        "decoder": decoder_info(),
         "source": f"{MODEL_ID} phoneme-to-text model ({weights.source})",
         "source_sha256": weights.sha256,
     }
@@ -135,10 +136,8 @@ def calibration_steps(fg: FGraph, prefixes: Sequence[Sequence[int]], max_new: in
     from .p2g import greedy
 
     steps: list[dict] = []
-    layers = sum(1 for i in fg.extra_inputs if i.name.startswith("past.k"))
-    heads = len([t for t in fg.outputs if t.startswith(f"L{layers - 1}.attn.h")])
     for prefix in prefixes:
-        session = FloatGraphP2G(fg, layers, heads, record=True)
+        session = FloatGraphP2G(fg, record=True)
         greedy(session, prefix, max_new)
         steps += session.steps or []
     return steps
@@ -202,9 +201,11 @@ class _GraphSession:
 class FloatGraphP2G(_GraphSession):
     """The step graph run in float32 (calibration, and the float side of per-tensor error analysis)."""
 
-    def __init__(self, fg: FGraph, layers: int, heads: int, record: bool = False) -> None:
-        width = next(i.shape[1] for i in fg.extra_inputs if i.like is not None)
-        super().__init__(layers, heads, width, np.float32, steps=[] if record else None)
+    def __init__(self, fg: FGraph, record: bool = False) -> None:
+        caches = [i for i in fg.extra_inputs if i.name.startswith("past.k")]
+        layers = len(caches)
+        heads = sum(1 for t in fg.outputs if t.startswith(f"L{layers - 1}.attn.h"))
+        super().__init__(layers, heads, caches[0].shape[1], np.float32, steps=[] if record else None)
         self.fg = fg
 
     def _run(self, inputs):
