@@ -967,3 +967,19 @@ def test_add_and_mul_blocks_match_the_reference(isa):
                     assert_same("add", a, b, params, acc=acc, return_acc=want)
                     rq = params.out
                     assert_same("mul", a, b, rq, a_zp=zps[0], b_zp=zps[1], acc=acc, return_acc=want)
+
+
+def test_prepared_arguments_stay_bounded_and_follow_their_object(monkeypatch):
+    """The per-object cache of expanded requant arguments is emptied at its size limit, and every new Requant gets
+    its own arguments (the results always equal the reference's)."""
+    monkeypatch.setattr(nat, "_PREPARED", {})
+    monkeypatch.setattr(nat, "_prepared_bytes", 0)
+    monkeypatch.setattr(nat, "_PREPARED_MAX_BYTES", 1 << 20)  # 1 MB: three sets of 20,000 channels
+    x = np.tile(np.arange(-50, 50, dtype=np.int32), 200).reshape(1, 20000)
+    sizes = []
+    for i in range(10):
+        rq = Requant.from_scale(np.full(20000, 1.0 / (i + 1)), "single", 0, -(2**31), 2**31 - 1)
+        assert np.array_equal(NB.requantize(x, rq), ops.requantize(x, rq))
+        assert nat._prepared_bytes <= 1 << 20
+        sizes.append(len(nat._PREPARED))
+    assert sizes == [1, 2, 3, 1, 2, 3, 1, 2, 3, 1]  # emptied when the fourth would pass 1 MB

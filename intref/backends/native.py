@@ -207,11 +207,13 @@ class _RequantArgs:
     """A Requant as the C struct, with its expanded parameter arrays kept alive."""
 
     def __init__(self, requant: Requant | None, channels: int) -> None:
+        self.nbytes = 0
         if requant is None:
             self.struct = _ffi.new("intref_requant *", {"scheme": -1})
             return
         self.m = _expand(requant.multiplier, channels)
         self.s = _expand(requant.shift, channels)
+        self.nbytes = self.m.nbytes + self.s.nbytes
         self.mp, self.sp = _ptr("int64_t[]", self.m), _ptr("int64_t[]", self.s)
         st = self.struct = _ffi.new("intref_requant *")
         st.scheme = _SCHEMES[requant.scheme]
@@ -226,21 +228,27 @@ class _RequantArgs:
 
 # Prepared C arguments of parameter objects (Requant, AddParams), made once per (object, channel count): their
 # arrays are read-only copies, so an object's arguments never change. The entry keeps the object alive, so its
-# id is not reused while cached.
+# id is not reused while cached. The cache is emptied when it would exceed a count or a size, so objects of
+# models no longer in use do not accumulate.
 _PREPARED: dict[tuple[int, int], tuple[object, object]] = {}
 _PREPARED_MAX = 4096
+_PREPARED_MAX_BYTES = 64 << 20
+_prepared_bytes = 0
 _NO_REQUANT = None
 
 
 def _prepared(owner, channels: int, make):
+    global _prepared_bytes
     key = (id(owner), channels)
     hit = _PREPARED.get(key)
     if hit is not None and hit[0] is owner:
         return hit[1]
     value = make()
-    if len(_PREPARED) >= _PREPARED_MAX:
+    if len(_PREPARED) >= _PREPARED_MAX or _prepared_bytes + value.nbytes > _PREPARED_MAX_BYTES:
         _PREPARED.clear()
+        _prepared_bytes = 0
     _PREPARED[key] = (owner, value)
+    _prepared_bytes += value.nbytes
     return value
 
 
@@ -264,6 +272,7 @@ class _AddArgs:
         self.arrays = [_expand(v, channels) for v in _add_vectors(p)]
         self.pointers = [_ptr("int64_t[]", v) for v in self.arrays]
         self.out = _RequantArgs(p.out, channels)
+        self.nbytes = sum(a.nbytes for a in self.arrays) + self.out.nbytes
 
 
 _INT8, _INT16, _INT32 = np.dtype(np.int8), np.dtype(np.int16), np.dtype(np.int32)
