@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import IntrefFormatError, show
 from ..spec import PackedInt4
-from . import container, core_ops, decoder_ops, nn_ops  # noqa: F401  (these modules register the node kinds)
+from . import container, core_ops, decoder_ops, image_ops, nn_ops, tensor_ops  # noqa: F401  (they register node kinds)
 from .ir import GraphSpec, TensorSpec
 from .registry import BoundNode, get_kind, output_matches
 from .schema import parse_document

@@ -23,11 +23,13 @@ from ..spec import Accumulator, PackedInt4, Requant
 from .ir import INT_RANGES, Dim, NodeSpec, TensorSpec
 
 Shape = tuple[Dim | None, ...]  # None: not known before the model runs
+MAX_ATTR_ITEMS = 64  # list attributes hold per-axis values (shapes, permutations, paddings): more is corruption
 
 
 @dataclass(frozen=True)
 class Attr:
-    """An integer attribute (``kind="int"``) or a pair of them (``kind="pair"``) with inclusive bounds."""
+    """An integer attribute (``kind="int"``), a pair of them (``kind="pair"``) or a list of any length
+    (``kind="ints"``, e.g. a permutation or a shape), each value within inclusive bounds."""
 
     kind: str = "int"
     default: Any = 0
@@ -35,13 +37,16 @@ class Attr:
     hi: int = 2**31 - 1
 
     def parse(self, name: str, value) -> Any:
-        items = value if self.kind == "pair" else [value]
+        listed = self.kind in ("pair", "ints")
+        items = value if listed else [value]
         if self.kind == "pair" and not (isinstance(value, (list, tuple)) and len(value) == 2):
             raise ValueError(f"attribute {name} must be a pair of integers, got {show(value)}")
+        if self.kind == "ints" and not (isinstance(value, (list, tuple)) and len(value) <= MAX_ATTR_ITEMS):
+            raise ValueError(f"attribute {name} must be a list of at most {MAX_ATTR_ITEMS} integers, got {show(value)}")
         for v in items:
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not self.lo <= v <= self.hi:
                 raise ValueError(f"attribute {name} = {show(value)} must hold integers in [{self.lo}, {self.hi}]")
-        return tuple(int(v) for v in items) if self.kind == "pair" else int(value)
+        return tuple(int(v) for v in items) if listed else int(value)
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Elementwise integer ops: requantize, add, mul (two quantised inputs with their own scales) and clamp.
 
-``add`` follows TFLite's quantised ADD: each input, centred on its zero point, is shifted left by
+``add`` follows TFLite's quantised ADD (``sub`` its SUB): each input, centred on its zero point, is shifted left by
 ``left_shift`` (20 for int8 in TFLite) and rescaled by its own multiplier to a common scale; the two are summed
 (the accumulator) and that sum is requantised to the output. ``mul`` multiplies the centred inputs (the
 accumulator) and requantises the product. Inputs broadcast like NumPy; per-channel parameters run along the
@@ -137,12 +137,31 @@ def add(
 ):
     """Quantised addition of two int8/int16 tensors with their own scales (TFLite ADD)."""
     check_add(a, b, params, acc, name)
+    return _scaled_sum(a, b, params, 1, acc, return_acc, name)
+
+
+def sub(
+    a: np.ndarray,
+    b: np.ndarray,
+    params: AddParams,
+    *,
+    acc: Accumulator = Accumulator(),
+    return_acc: bool = False,
+    name: str = "sub",
+):
+    """Quantised ``a - b`` (TFLite SUB): as ``add``, but the rescaled b is subtracted. (Negating b's multiplier
+    instead would differ on ties, since the rescale rounds ties toward +inf.)"""
+    check_add(a, b, params, acc, name)
+    return _scaled_sum(a, b, params, -1, acc, return_acc, name)
+
+
+def _scaled_sum(a, b, params: AddParams, sign: int, acc: Accumulator, return_acc: bool, name: str):
     # Broadcast first so that every error names a flat index of the output.
     a, b = np.broadcast_arrays(a.astype(np.int64), b.astype(np.int64))
     p = params
     a_scaled = rescale((a - p.a_zp) << p.left_shift, p.a_multiplier, p.a_shift, p.scheme)
     b_scaled = rescale((b - p.b_zp) << p.left_shift, p.b_multiplier, p.b_shift, p.scheme)
-    held = acc.apply(a_scaled + b_scaled, op=name)
+    held = acc.apply(a_scaled + sign * b_scaled, op=name)
     y = params.out.apply(held)
     return (y, held) if return_acc else y
 

@@ -43,3 +43,34 @@ def mean_over_time(
     held = acc.apply((x.astype(np.int64) - zp).sum(axis=0), op=name)
     y = divided.apply(held)
     return (y, held) if return_acc else y
+
+
+def check_sum(x, axes, x_zp, requant, acc, name):
+    x = _checks.int_array(f"{name}: x", x, _checks.ELEMENTWISE_DTYPES)
+    if not axes or len(set(axes)) != len(axes) or not all(0 <= a < x.ndim for a in axes):
+        raise ValueError(f"{name}: axes {list(axes)} must be distinct axes of a {x.ndim}-D input")
+    if requant is None:
+        raise ValueError(f"{name}: requant is required")
+    _checks.requant_for(name, requant, acc, None)
+    if requant.channels not in (None, 1):
+        raise ValueError(f"{name}: the requant must be per-tensor")
+    return _checks.zero_point(f"{name}: x_zp", x_zp, x.dtype)
+
+
+def reduce_sum(
+    x: np.ndarray,
+    requant: Requant,
+    *,
+    axes: tuple[int, ...],
+    keepdims: bool,
+    x_zp: int = 0,
+    acc: Accumulator = Accumulator(),
+    return_acc: bool = False,
+    name: str = "reduce_sum",
+):
+    """``y = requant(acc(sum over axes of (x - x_zp)))``: x int8/int16, any rank; a mean folds 1/count into the
+    requant's multiplier (TFLite's MEAN does it that way, see intref.models.tflite)."""
+    zp = check_sum(x, axes, x_zp, requant, acc, name)
+    held = acc.apply((x.astype(np.int64) - zp).sum(axis=tuple(axes), keepdims=keepdims), op=name)
+    y = requant.apply(held)
+    return (y, held) if return_acc else y
