@@ -1,7 +1,8 @@
 """Node kinds over tensors of any rank (the shapes TFLite models use): the data movement ``reshape``, ``permute``,
-``pad``, ``strided_slice`` and ``concatenate``, the reduction ``reduce_sum`` and the quantised ``sub``.
+``pad``, ``strided_slice`` and ``concatenate``, the reduction ``reduce_sum``, the quantised ``sub`` and TFLite's
+integer softmax ``softmax_tflite``.
 
-Data movement is the same on every backend and runs NumPy; ``reduce_sum`` and ``sub`` run the reference ops of
+Data movement is the same on every backend and runs NumPy; the others run the reference ops of
 :mod:`intref.ops` on every backend (small tensors at the ends of keyword-spotting models: nothing for a compiled
 kernel to win).
 """
@@ -15,6 +16,7 @@ import numpy as np
 
 from ..ops.elementwise import sub
 from ..ops.reduce import reduce_sum
+from ..ops.tflite_activations import SoftmaxTflite, softmax_tflite
 from .core_ops import Add, _out_dtype, _result
 from .nn_ops import MAX_INDEX, MOVABLE
 from .registry import Attr, BoundNode, NodeKind, check_zero_point, dims_agree, need_dtype, register
@@ -220,4 +222,35 @@ class Sub(Add):
         return _result(out, want_acc)
 
 
-__all__ = ["Concatenate", "Pad", "Permute", "ReduceSum", "Reshape", "StridedSlice", "Sub"]
+@register
+class SoftmaxTfliteNode(NodeKind):
+    """``ops.softmax_tflite``: TFLite's int8 softmax over the last axis (gemmlowp fixed point), to int8 or int16.
+    Runs the reference op on every backend."""
+
+    op = "softmax_tflite"
+    attrs = {
+        "multiplier": Attr(default=1 << 30, lo=0, hi=2**31 - 1),
+        "left_shift": Attr(default=0, lo=0, hi=31),
+        "diff_min": Attr(default=0, lo=-(2**31), hi=0),
+        "out_bits": Attr(default=8, lo=8, hi=16),
+    }
+
+    def prepare(self, bound, param_specs):
+        a = bound.attrs
+        if a["out_bits"] not in (8, 16):
+            raise ValueError(f"out_bits must be 8 or 16, got {a['out_bits']}")
+        out = np.int8 if a["out_bits"] == 8 else np.int16
+        bound.extra["params"] = SoftmaxTflite(a["multiplier"], a["left_shift"], a["diff_min"], out)
+
+    def infer(self, bound, inputs):
+        (x,) = inputs
+        need_dtype("x", x, ("int8",), self.op)
+        if not x.shape:
+            raise ValueError("input x needs at least one dimension")
+        return [("int8" if bound.attrs["out_bits"] == 8 else "int16", x.shape)]
+
+    def call(self, backend, bound, args):
+        return [softmax_tflite(args[0], bound.extra["params"], name=bound.name)], None
+
+
+__all__ = ["Concatenate", "Pad", "Permute", "ReduceSum", "Reshape", "SoftmaxTfliteNode", "StridedSlice", "Sub"]

@@ -1,0 +1,106 @@
+"""The integer parameters TFLite Micro derives from a model's float scales when it prepares each kernel.
+
+Bit-exactness starts here: a multiplier one unit off changes outputs. So each derivation follows the reference
+kernels' Prepare step to the arithmetic type, which differs between operators: CONV_2D and per-channel
+FULLY_CONNECTED form ``in * w / out`` in double; per-tensor FULLY_CONNECTED first multiplies ``in * w`` in float32;
+ADD divides in double, SUB in float32; RELU and LEAKY_RELU divide in float32 and widen the quotient. NumPy float32
+scalars reproduce the float32 steps (IEEE single precision, round to nearest even, as C++ does them).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...spec import quantize_multiplier
+
+f32 = np.float32
+QRANGE = {"INT8": (-128, 127), "INT16": (-32768, 32767), "INT32": (-(2**31), 2**31 - 1)}
+SCHEME = "tflite_double"  # MultiplyByQuantizedMultiplier without TFLITE_SINGLE_ROUNDING, the reference default
+
+
+def multiplier(real: float) -> tuple[int, int]:
+    """TFLite's QuantizeMultiplier of a double: frexp, round half away, the 2^31 carry, flush below 2^-31."""
+    return quantize_multiplier(float(real), SCHEME)
+
+
+def round_half_away(value: float) -> int:
+    """C's round / std::round (and TfLiteRound): ties away from zero."""
+    return int(math.copysign(math.floor(abs(value) + 0.5), value))
+
+
+def quantize_value(value: float, scale: float, zero_point: int) -> int:
+    """TFLite's Quantize of a float during Prepare: ``zp + round(value / scale)``, the quotient in float32."""
+    return zero_point + round_half_away(float(f32(value) / f32(scale)))
+
+
+def activation_range(activation: str | None, dtype: str, scale: float, zero_point: int) -> tuple[int, int]:
+    """CalculateActivationRangeQuantized: the output clamp of a fused activation, within the output type."""
+    qmin, qmax = QRANGE[dtype]
+    if activation in (None, "NONE"):
+        return qmin, qmax
+    if activation == "RELU":
+        return max(qmin, quantize_value(0.0, scale, zero_point)), qmax
+    if activation == "RELU6":
+        return max(qmin, quantize_value(0.0, scale, zero_point)), min(qmax, quantize_value(6.0, scale, zero_point))
+    if activation == "RELU_N1_TO_1":
+        return max(qmin, quantize_value(-1.0, scale, zero_point)), min(qmax, quantize_value(1.0, scale, zero_point))
+    raise ValueError(f"fused activation {activation} is not supported")
+
+
+def conv_multipliers(in_scale: float, w_scales, out_scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per output channel: QuantizeMultiplier(double(in) * double(w[c]) / double(out))."""
+    pairs = [multiplier(float(in_scale) * float(w) / float(out_scale)) for w in w_scales]
+    return np.array([p[0] for p in pairs], dtype=np.int64), np.array([p[1] for p in pairs], dtype=np.int64)
+
+
+def fc_multiplier(in_scale: float, w_scale: float, out_scale: float) -> tuple[int, int]:
+    """Per-tensor FULLY_CONNECTED: the product ``in * w`` is formed in float32, then divided in double."""
+    return multiplier(float(f32(in_scale) * f32(w_scale)) / float(out_scale))
+
+
+def add_multipliers(s1: float, s2: float, out: float, left_shift: int, subtract: bool):
+    """ADD / SUB: both inputs to twice the larger input scale, then to the output (QuantizeMultiplierSmallerThan-
+    OneExp). ADD computes in double; SUB in float32."""
+    if subtract:
+        twice = f32(2) * max(f32(s1), f32(s2))
+        reals = (float(f32(s1) / twice), float(f32(s2) / twice), float(twice / (f32(1 << left_shift) * f32(out))))
+    else:
+        twice = 2.0 * max(float(s1), float(s2))
+        reals = (float(s1) / twice, float(s2) / twice, twice / ((1 << left_shift) * float(out)))
+    out_pairs = [multiplier(r) for r in reals]
+    for real, (_, shift) in zip(reals, out_pairs, strict=True):
+        if shift > 0:
+            raise ValueError(f"the rescale {real} of an {'SUB' if subtract else 'ADD'} must be below 1")
+    return out_pairs
+
+
+def mean_multiplier(in_scale: float, out_scale: float, count: int) -> tuple[int, int]:
+    """MEAN: QuantizeMultiplier(in / out) with 1/count folded in: ``shift = min(floor(log2 count), 32, 31 + s)``,
+    ``M' = (M << shift) // count`` (truncating), ``s' = s - shift``."""
+    m, s = multiplier(float(in_scale) / float(out_scale))
+    shift = min(count.bit_length() - 1, 32, 31 + s)
+    return (m << shift) // count, s - shift
+
+
+def relu_multiplier(in_scale: float, out_scale: float) -> tuple[int, int]:
+    """RELU: QuantizeMultiplier(double(float32(in / out)))."""
+    return multiplier(float(f32(in_scale) / f32(out_scale)))
+
+
+def leaky_relu_multipliers(in_scale: float, alpha: float, out_scale: float) -> tuple[tuple[int, int], tuple[int, int]]:
+    """LEAKY_RELU: (alpha, identity) multipliers, each quotient formed in float32."""
+    alpha_real = float(f32(in_scale) * f32(alpha) / f32(out_scale))
+    return multiplier(alpha_real), multiplier(float(f32(in_scale) / f32(out_scale)))
+
+
+def same_padding(size: int, k: int, stride: int, dilation: int) -> tuple[tuple[int, int], int]:
+    """TFLite's SAME padding: output ceil(size / stride), the total padding split with the odd one after."""
+    out = (size + stride - 1) // stride
+    total = max((out - 1) * stride + (k - 1) * dilation + 1 - size, 0)
+    return (total // 2, total - total // 2), out
+
+
+def valid_output(size: int, k: int, stride: int, dilation: int) -> int:
+    return (size - ((k - 1) * dilation + 1) + stride) // stride
