@@ -140,6 +140,7 @@ class TflOperator:
     outputs: tuple[int, ...]
     options: dict[str, Any] = field(default_factory=dict)
     version: int = 1
+    custom_options: bytes = b""  # a custom operator's options (flexbuffers), as stored
 
 
 @dataclass
@@ -287,7 +288,8 @@ def _parse(data: bytes) -> TflModel:
         name, version = codes[k]
         ins = indices(op.InputsAsNumpy() if op.InputsLength() else [], f"operator {i} ({name})")
         outs = indices(op.OutputsAsNumpy() if op.OutputsLength() else [], f"operator {i} ({name})")
-        operators.append(TflOperator(i, name, ins, outs, _options(name, op), version))
+        custom = bytes(op.CustomOptionsAsNumpy().tobytes()) if op.CustomOptionsLength() else b""
+        operators.append(TflOperator(i, name, ins, outs, _options(name, op), version, custom))
     graph_in = indices(sg.InputsAsNumpy() if sg.InputsLength() else [], "the subgraph's inputs")
     graph_out = indices(sg.OutputsAsNumpy() if sg.OutputsLength() else [], "the subgraph's outputs")
     description = model.Description().decode("utf-8", "replace") if model.Description() else ""
