@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from . import eval as eval_command
-from . import inspect, models, quantize, tflite, transcribe, vectors
+from . import inspect, keywords, models, quantize, tflite, transcribe, vectors
 from ._common import common_options
 
-COMMANDS = (transcribe, eval_command, models, inspect, vectors, quantize, tflite)
+COMMANDS = (transcribe, eval_command, models, inspect, vectors, quantize, tflite, keywords)
 
 __all__ = ["COMMANDS", "common_options"]
