@@ -113,3 +113,18 @@ def test_import_command_writes_a_loadable_model(tmp_path, capsys):
     assert main(["import-tflite", str(tmp_path / "bad.tflite"), "-o", str(tmp_path / "bad.intref")]) == 2
     assert "GATHER" in capsys.readouterr().err
     assert not (tmp_path / "bad.intref").exists()
+
+
+def test_litert_reference_rounds_per_channel_fully_connected_once():
+    rng = np.random.default_rng(0)
+    while True:
+        case = CASES["FULLY_CONNECTED"](rng)
+        if case.info["per_channel"] and case.info["shape"][2] > 1:  # one unit is a per-tensor scale
+            break
+    tflm, litert = import_tflite(case.model), import_tflite(case.model, reference="litert")
+    linear = [n for n in tflm.nodes if n.op == "linear"][0].name
+    assert tflm.node(linear).requant.scheme == "tflite_double"
+    assert litert.node(linear).requant.scheme == "single"
+    assert litert.metadata["tflite"]["reference"] == "litert"
+    with pytest.raises(ValueError, match="reference must be one of"):
+        import_tflite(case.model, reference="tflite")

@@ -40,6 +40,12 @@ def register(sub) -> None:
     p = add_command(sub, "import-tflite", "import a full-integer TFLite model", DESCRIPTION)
     p.add_argument("model", help="the .tflite file")
     p.add_argument("-o", "--output", required=True, help="the .intref file to write")
+    p.add_argument(
+        "--reference",
+        choices=("tflm", "litert"),
+        default="tflm",
+        help="whose reference kernels to follow where they differ (default tflm; docs/TFLITE.md)",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run)
 
@@ -62,7 +68,7 @@ def run_dump(args) -> int:
 def run(args) -> int:
     from ..models.tflite import import_tflite
 
-    model = import_tflite(args.model)
+    model = import_tflite(args.model, reference=args.reference)
     sha256 = model.save(args.output)
     path = args.output
     ops = Counter(n.op for n in model.nodes)

@@ -53,8 +53,9 @@ def tensor_names(model: TflModel) -> dict[int, str]:
 
 
 class _Importer:
-    def __init__(self, model: TflModel, name: str) -> None:
+    def __init__(self, model: TflModel, name: str, reference: str = "tflm") -> None:
         self.m = model
+        self.reference = reference
         self.t = model.tensors
         self.b = ModelBuilder(name, architecture="tflite")
         self.names = tensor_names(model)  # TFLite tensor index -> intref tensor (and node) name
@@ -103,11 +104,11 @@ class _Importer:
             return self.b.node(kind, name, list(inputs), output=name, **kw)
         return self.b.node(kind, f"{name}{suffix}", list(inputs), output=f"{name}{suffix}", **kw)
 
-    def requant(self, m, s, op: TflOperator, activation: str | None = None) -> Requant:
+    def requant(self, m, s, op: TflOperator, activation: str | None = None, scheme: str = P.SCHEME) -> Requant:
         i = op.outputs[0]
         scale, zp = self.q(i)
         lo, hi = P.activation_range(activation, self.t[i].dtype, scale, zp)
-        return Requant(P.SCHEME, np.asarray(m, dtype=np.int64), np.asarray(s, dtype=np.int64), zp, lo, hi)
+        return Requant(scheme, np.asarray(m, dtype=np.int64), np.asarray(s, dtype=np.int64), zp, lo, hi)
 
     def weights(self, data: np.ndarray, t: TflTensor):
         if t.dtype == "INT4":
@@ -206,8 +207,11 @@ class _Importer:
         self._check_weight_zp(wt)
         in_scale, in_zp = self.q(x)
         out_scale = self.q(op.outputs[0])[0]
+        scheme = P.SCHEME
         if len(wt.scale) > 1:
             m, s = P.conv_multipliers(in_scale, self._w_scales(wt, units, 0), out_scale)
+            if self.reference == "litert":  # LiteRT's reference per-channel FULLY_CONNECTED rounds once
+                scheme = "single"
         else:
             m, s = P.fc_multiplier(in_scale, wt.scale[0], out_scale)
         xshape = self.t[x].shape
@@ -227,7 +231,7 @@ class _Importer:
             suffix=".linear",
             params={"w": self.weights(w, wt), **self._bias_param(op, units)},
             attrs={"x_zp": in_zp},
-            requant=self.requant(m, s, op, op.options["activation"]),
+            requant=self.requant(m, s, op, op.options["activation"], scheme),
             acc=Accumulator(),
             **(
                 {}
@@ -581,6 +585,7 @@ class _Importer:
             "float_inputs": self.float_inputs,
             "float_outputs": self.float_outputs,
             "description": self.m.description,
+            "reference": self.reference,
         }
         return skipped
 
@@ -661,12 +666,22 @@ def _refuse_unsupported(model: TflModel) -> None:
         )
 
 
-def import_tflite(source: bytes | bytearray | str | os.PathLike, *, name: str | None = None) -> Model:
-    """Import a full-integer TFLite model (bytes or a path) as an intref :class:`~intref.graph.Model`."""
+REFERENCES = ("tflm", "litert")
+
+
+def import_tflite(
+    source: bytes | bytearray | str | os.PathLike, *, name: str | None = None, reference: str = "tflm"
+) -> Model:
+    """Import a full-integer TFLite model (bytes or a path) as an intref :class:`~intref.graph.Model`.
+
+    ``reference``: ``tflm`` (default) follows TensorFlow Lite Micro's reference kernels; ``litert`` follows LiteRT's
+    reference resolver where the two differ (per-channel FULLY_CONNECTED: single rounding; docs/TFLITE.md)."""
+    if reference not in REFERENCES:
+        raise ValueError(f"reference must be one of {', '.join(REFERENCES)}, got {reference!r}")
     model = read_tflite(source)
     if model.subgraphs != 1:
         raise UnsupportedTfliteError(f"the model has {model.subgraphs} subgraphs; only single-subgraph models import")
     _refuse_unsupported(model)
     if name is None:
         name = Path(source).stem if isinstance(source, (str, os.PathLike)) else "tflite-model"
-    return _Importer(model, name).run()
+    return _Importer(model, name, reference).run()
