@@ -128,68 +128,42 @@ class _Importer:
     # --- operators ---
 
     def conv_2d(self, op: TflOperator) -> None:
-        x, w_i = op.inputs[0], op.inputs[1]
-        self.dtype(x)
-        wt = self.t[w_i]
-        w = self.const(w_i)
+        w = self.const(op.inputs[1])
         oc, kh, kw, ic = w.shape
-        n, h, wd, c = self.t[x].shape
+        c = self.t[op.inputs[0]].shape[3]
         if ic != c:
             raise ValueError(f"grouped convolution ({c} input channels, filters over {ic}) is not supported")
-        self._check_weight_zp(wt)
-        o = op.options
-        pad_h, pad_w = self._padding(
-            op, (h, wd), (kh, kw), (o["stride_h"], o["stride_w"]), (o["dilation_h"], o["dilation_w"])
-        )
-        in_scale, in_zp = self.q(x)
-        m, s = P.conv_multipliers(in_scale, self._w_scales(wt, oc, 0), self.q(op.outputs[0])[0])
-        self.node(
-            op,
-            "conv2d",
-            [self.names[x]],
-            params={"w": self.weights(w.reshape(oc, kh * kw * ic), wt), **self._bias_param(op, oc)},
-            attrs={
-                "kernel": (kh, kw),
-                "stride": (o["stride_h"], o["stride_w"]),
-                "dilation": (o["dilation_h"], o["dilation_w"]),
-                "pad_h": pad_h,
-                "pad_w": pad_w,
-                "x_zp": in_zp,
-            },
-            requant=self.requant(m, s, op, o["activation"]),
-            acc=Accumulator(),
-        )
+        self._conv(op, "conv2d", w.reshape(oc, kh * kw * ic), (kh, kw), scale_axis=0, extra={})
 
     def depthwise_conv_2d(self, op: TflOperator) -> None:
-        x, w_i = op.inputs[0], op.inputs[1]
-        self.dtype(x)
-        wt = self.t[w_i]
-        w = self.const(w_i)
+        w = self.const(op.inputs[1])
         one, kh, kw, oc = w.shape
-        n, h, wd, c = self.t[x].shape
+        c = self.t[op.inputs[0]].shape[3]
         if one != 1 or oc % c:
             raise ValueError(f"depthwise filter {list(w.shape)} does not fit {c} input channels")
+        # TFLite's [1, KH, KW, C*m] as intref's [C*m, KH*KW]
+        w2 = w.reshape(kh * kw, oc).T.copy()
+        self._conv(op, "depthwise_conv2d", w2, (kh, kw), scale_axis=3, extra={"depth_multiplier": oc // c})
+
+    def _conv(self, op: TflOperator, kind: str, w2: np.ndarray, kernel, scale_axis: int, extra: dict) -> None:
+        """A convolution node: weights as intref lays them out ([C_out, ...]), SAME/VALID padding resolved, per
+        output channel multipliers."""
+        x, wt = op.inputs[0], self.t[op.inputs[1]]
+        self.dtype(x)
         self._check_weight_zp(wt)
         o = op.options
-        pad_h, pad_w = self._padding(
-            op, (h, wd), (kh, kw), (o["stride_h"], o["stride_w"]), (o["dilation_h"], o["dilation_w"])
-        )
+        stride, dilation = (o["stride_h"], o["stride_w"]), (o["dilation_h"], o["dilation_w"])
+        pad_h, pad_w = self._padding(op, self.t[x].shape[1:3], kernel, stride, dilation)
         in_scale, in_zp = self.q(x)
-        m, s = P.conv_multipliers(in_scale, self._w_scales(wt, oc, 3), self.q(op.outputs[0])[0])
+        oc = w2.shape[0]
+        m, s = P.conv_multipliers(in_scale, self._w_scales(wt, oc, scale_axis), self.q(op.outputs[0])[0])
+        attrs = {"kernel": kernel, "stride": stride, "dilation": dilation, "pad_h": pad_h, "pad_w": pad_w}
         self.node(
             op,
-            "depthwise_conv2d",
+            kind,
             [self.names[x]],
-            params={"w": self.weights(w.reshape(kh * kw, oc).T.copy(), wt), **self._bias_param(op, oc)},
-            attrs={
-                "kernel": (kh, kw),
-                "stride": (o["stride_h"], o["stride_w"]),
-                "dilation": (o["dilation_h"], o["dilation_w"]),
-                "pad_h": pad_h,
-                "pad_w": pad_w,
-                "x_zp": in_zp,
-                "depth_multiplier": oc // c,
-            },
+            params={"w": self.weights(w2, wt), **self._bias_param(op, oc)},
+            attrs={**attrs, "x_zp": in_zp, **extra},
             requant=self.requant(m, s, op, o["activation"]),
             acc=Accumulator(),
         )

@@ -35,6 +35,14 @@ _OP_NAMES = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.star
 _ACTIVATIONS = {v: k for k, v in vars(tflite.ActivationFunctionType).items() if not k.startswith("_")}
 _PADDINGS = {v: k for k, v in vars(tflite.Padding).items() if not k.startswith("_")}
 
+_POOL_FIELDS = {
+    "padding": "Padding",
+    "stride_w": "StrideW",
+    "stride_h": "StrideH",
+    "filter_w": "FilterWidth",
+    "filter_h": "FilterHeight",
+    "activation": "FusedActivationFunction",
+}
 # The builtin options intref reads, per operator: (options table class, {field: accessor}). Enums become names.
 _OPTIONS: dict[str, tuple[str, dict[str, str]]] = {
     "CONV_2D": (
@@ -68,28 +76,8 @@ _OPTIONS: dict[str, tuple[str, dict[str, str]]] = {
     "SUB": ("SubOptions", {"activation": "FusedActivationFunction", "pot_scale_int16": "PotScaleInt16"}),
     "MUL": ("MulOptions", {"activation": "FusedActivationFunction"}),
     "MEAN": ("ReducerOptions", {"keep_dims": "KeepDims"}),
-    "AVERAGE_POOL_2D": (
-        "Pool2DOptions",
-        {
-            "padding": "Padding",
-            "stride_w": "StrideW",
-            "stride_h": "StrideH",
-            "filter_w": "FilterWidth",
-            "filter_h": "FilterHeight",
-            "activation": "FusedActivationFunction",
-        },
-    ),
-    "MAX_POOL_2D": (
-        "Pool2DOptions",
-        {
-            "padding": "Padding",
-            "stride_w": "StrideW",
-            "stride_h": "StrideH",
-            "filter_w": "FilterWidth",
-            "filter_h": "FilterHeight",
-            "activation": "FusedActivationFunction",
-        },
-    ),
+    "AVERAGE_POOL_2D": ("Pool2DOptions", _POOL_FIELDS),
+    "MAX_POOL_2D": ("Pool2DOptions", _POOL_FIELDS),
     "RESHAPE": ("ReshapeOptions", {"new_shape": "NewShapeAsNumpy"}),
     "SQUEEZE": ("SqueezeOptions", {"squeeze_dims": "SqueezeDimsAsNumpy"}),
     "STRIDED_SLICE": (
