@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tflite_cases import CASES, INT4_CASES
+from tflite_cases import CASES, INT4_CASES, INT16_CASES
 
 from intref.models.tflite import import_tflite, read_tflite
 from intref.models.tflite.boundary import run
@@ -77,10 +77,29 @@ def test_int4_weight_models_match_tflite_micro(op):
         assert not problem, f"{op} int4 model {i} ({case.info}): {problem}"
 
 
-@pytest.mark.parametrize("op", sorted(CASES) + [f"{op}-int4" for op in sorted(INT4_CASES)])
+@pytest.mark.parametrize("op", sorted(INT16_CASES))
+def test_int16_activation_models_match_tflite_micro(op):
+    """The 16-bit forms: int16 activations (zero point 0); convolutions and FULLY_CONNECTED with int8 weights
+    and an int64 bias (int64 accumulator) or, where TFLite Micro takes one, an int32 bias (int32 accumulator)."""
+    rng = np.random.default_rng(16 + sum(map(ord, op)))
+    for i in range(MODELS_PER_OP):
+        case = INT16_CASES[op](rng)
+        want = run_tflm(case.model, case.inputs)[0]
+        got = run(import_tflite(case.model), case.inputs, backend="numpy")[0]
+        assert got.dtype == np.int16
+        problem = _first_difference(want, got)
+        assert not problem, f"{op} int16 model {i} ({case.info}): {problem}"
+
+
+VARIANTS = (
+    {**CASES} | {f"{op}-int4": g for op, g in INT4_CASES.items()} | {f"{op}-int16": g for op, g in INT16_CASES.items()}
+)
+
+
+@pytest.mark.parametrize("op", sorted(VARIANTS))
 def test_imported_models_equal_on_every_backend(op, backend):
     rng = np.random.default_rng(7 + sum(map(ord, op)))
-    generator = INT4_CASES[op[:-5]] if op.endswith("-int4") else CASES[op]
+    generator = VARIANTS[op]
     for _ in range(6):
         case = generator(rng)
         model = import_tflite(case.model)

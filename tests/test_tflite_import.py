@@ -60,15 +60,23 @@ def test_data_movement_with_a_change_of_scale_is_refused():
         import_tflite(_reshape_model(0.2))
 
 
-def test_16x8_fully_connected_is_refused_with_the_reason():
+def test_int16_softmax_is_refused_with_the_reason():
+    tensors = [TensorDef("x", "int16", (1, 4), 0.001, 0), TensorDef("y", "int16", (1, 4), 1 / 32768, 0)]
+    model = build_model(tensors, [OpDef("SOFTMAX", [0], [1], {"beta": 1.0})], [0], [1])
+    with pytest.raises(UnsupportedTfliteError, match="int16; this operator takes int8"):
+        import_tflite(model)
+
+
+def test_16x8_int64_bias_beyond_int32_is_refused():
     w = np.ones((3, 4), dtype=np.int8)
     tensors = [
-        TensorDef("x", "int16", (1, 4), 0.1, 0),
+        TensorDef("x", "int16", (1, 4), 0.001, 0),
         TensorDef("w", "int8", (3, 4), 0.01, 0, data=w),
-        TensorDef("y", "int16", (1, 3), 0.1, 0),
+        TensorDef("b", "int64", (3,), 1e-5, 0, data=np.array([0, 2**40, 0], dtype=np.int64)),
+        TensorDef("y", "int16", (1, 3), 0.01, 0),
     ]
-    model = build_model(tensors, [OpDef("FULLY_CONNECTED", [0, 1, -1], [2])], [0], [2])
-    with pytest.raises(UnsupportedTfliteError, match="int16; this operator takes int8"):
+    model = build_model(tensors, [OpDef("FULLY_CONNECTED", [0, 1, 2], [3])], [0], [3])
+    with pytest.raises(UnsupportedTfliteError, match="int64 bias beyond the int32 range"):
         import_tflite(model)
 
 

@@ -54,6 +54,16 @@ def _weights(rng, shape, int4: bool) -> np.ndarray:
     return rng.integers(lo, hi, size=shape).astype(np.int8)
 
 
+def _bias(rng, act: str, channels: int, in_scale, w_scales, values, allow_int32: bool = True) -> TensorDef:
+    """int32 biases for int8 activations; for the 16x8 form int64 (the converter's), or int32 where TFLite Micro
+    takes it (then it accumulates in int32)."""
+    scales = [in_scale * ws for ws in w_scales] if len(w_scales) == channels else [in_scale * w_scales[0]]
+    zps = [0] * len(scales)
+    if act == "int16" and not (allow_int32 and rng.random() < 0.3):
+        return TensorDef("b", "int64", (channels,), scales, zps, 0, values.astype(np.int64) * 64)
+    return TensorDef("b", "int32", (channels,), scales, zps, 0, values)
+
+
 def _out_size(size, k, stride, dilation, padding) -> int:
     if padding == "SAME":
         return (size + stride - 1) // stride
@@ -72,7 +82,7 @@ def _window(rng, h, w, dilated: bool):
             return k, s, d, pad, oh, ow
 
 
-def conv_2d(rng, int4: bool = False) -> Case:
+def conv_2d(rng, int4: bool = False, act: str = "int8") -> Case:
     n, h, w, cin, cout = (int(rng.integers(a, b)) for a, b in ((1, 3), (1, 9), (1, 9), (1, 5), (1, 6)))
     k, s, d, pad, oh, ow = _window(rng, h, w, True)
     in_scale, w_scales = _scale(rng), [_scale(rng, 1e-3, 2e-2) for _ in range(cout)]
@@ -81,10 +91,10 @@ def conv_2d(rng, int4: bool = False) -> Case:
     weights = _weights(rng, (cout, k[0], k[1], cin), int4)
     bias = rng.integers(-(2**14), 2**14, size=cout).astype(np.int32)
     tensors = [
-        TensorDef("x", "int8", (n, h, w, cin), in_scale, _zp(rng)),
+        TensorDef("x", act, (n, h, w, cin), in_scale, _zp(rng, act)),
         TensorDef("w", "int4" if int4 else "int8", weights.shape, w_scales, [0] * cout, 0, weights),
-        TensorDef("b", "int32", (cout,), [in_scale * ws for ws in w_scales], [0] * cout, 0, bias),
-        TensorDef("y", "int8", (n, oh, ow, cout), out_scale, _zp(rng)),
+        _bias(rng, act, cout, in_scale, w_scales, bias),
+        TensorDef("y", act, (n, oh, ow, cout), out_scale, _zp(rng, act)),
     ]
     opts = {
         "padding": pad,
@@ -97,7 +107,7 @@ def conv_2d(rng, int4: bool = False) -> Case:
     return _single("CONV_2D", tensors, [0, 1, 2], [3], opts, opts | {"shape": (n, h, w, cin), "k": k}, rng)
 
 
-def depthwise_conv_2d(rng, int4: bool = False) -> Case:
+def depthwise_conv_2d(rng, int4: bool = False, act: str = "int8") -> Case:
     n, h, w, cin, m = (int(rng.integers(a, b)) for a, b in ((1, 3), (1, 9), (1, 9), (1, 5), (1, 4)))
     cout = cin * m
     k, s, d, pad, oh, ow = _window(rng, h, w, True)
@@ -106,10 +116,10 @@ def depthwise_conv_2d(rng, int4: bool = False) -> Case:
     weights = _weights(rng, (1, k[0], k[1], cout), int4)
     bias = rng.integers(-(2**14), 2**14, size=cout).astype(np.int32)
     tensors = [
-        TensorDef("x", "int8", (n, h, w, cin), in_scale, _zp(rng)),
+        TensorDef("x", act, (n, h, w, cin), in_scale, _zp(rng, act)),
         TensorDef("w", "int4" if int4 else "int8", weights.shape, w_scales, [0] * cout, 3, weights),
-        TensorDef("b", "int32", (cout,), [in_scale * ws for ws in w_scales], [0] * cout, 0, bias),
-        TensorDef("y", "int8", (n, oh, ow, cout), out_scale, _zp(rng)),
+        _bias(rng, act, cout, in_scale, w_scales, bias, allow_int32=False),
+        TensorDef("y", act, (n, oh, ow, cout), out_scale, _zp(rng, act)),
     ]
     opts = {
         "padding": pad,
@@ -123,7 +133,7 @@ def depthwise_conv_2d(rng, int4: bool = False) -> Case:
     return _single("DEPTHWISE_CONV_2D", tensors, [0, 1, 2], [3], opts, opts | {"shape": (n, h, w, cin)}, rng)
 
 
-def fully_connected(rng, int4: bool = False) -> Case:
+def fully_connected(rng, int4: bool = False, act: str = "int8") -> Case:
     batch, depth, units = int(rng.integers(1, 4)), int(rng.integers(1, 40)), int(rng.integers(1, 9))
     per_channel = bool(rng.integers(0, 2)) and not int4  # TFLite Micro: int4 FULLY_CONNECTED is per-tensor only
     in_scale = _scale(rng)
@@ -132,22 +142,14 @@ def fully_connected(rng, int4: bool = False) -> Case:
     weights = _weights(rng, (units, depth), int4)
     with_bias = bool(rng.integers(0, 4))
     tensors = [
-        TensorDef("x", "int8", (batch, depth), in_scale, _zp(rng)),
+        TensorDef("x", act, (batch, depth), in_scale, _zp(rng, act)),
         TensorDef("w", "int4" if int4 else "int8", weights.shape, w_scales, [0] * len(w_scales), 0, weights),
-        TensorDef(
-            "b",
-            "int32",
-            (units,),
-            [in_scale * ws for ws in w_scales],
-            [0] * len(w_scales),
-            0,
-            rng.integers(-(2**14), 2**14, size=units).astype(np.int32),
-        ),
-        TensorDef("y", "int8", (batch, units), out_scale, _zp(rng)),
+        _bias(rng, act, units, in_scale, w_scales, rng.integers(-(2**14), 2**14, size=units).astype(np.int32)),
+        TensorDef("y", act, (batch, units), out_scale, _zp(rng, act)),
     ]
     opts = {"fused_activation_function": str(rng.choice(ACTIVATIONS))}
     inputs = [0, 1, 2] if with_bias else [0, 1, -1]
-    info = opts | {"per_channel": per_channel, "bias": with_bias, "shape": (batch, depth, units)}
+    info = opts | {"per_channel": per_channel, "bias": with_bias, "shape": (batch, depth, units), "act": act}
     return _single("FULLY_CONNECTED", tensors, inputs, [3], opts, info, rng)
 
 
@@ -157,36 +159,40 @@ def _broadcast_shapes(rng):
     return (shape, other) if rng.integers(0, 2) else (other, shape), shape
 
 
-def _binary(op: str, rng) -> Case:
+def _binary(op: str, rng, dtype: str = "int8") -> Case:
     (sa, sb), out = _broadcast_shapes(rng)
     scales = [_scale(rng, 1e-2, 1.0) for _ in range(3)]
+    if dtype == "int16":
+        scales = [s / 256 for s in scales]
     if op == "MUL":
-        scales[2] = float(np.float32(scales[0] * scales[1] * rng.uniform(20, 200)))
+        scales[2] = float(np.float32(scales[0] * scales[1] * rng.uniform(20, 200) * (256 if dtype == "int16" else 1)))
     tensors = [
-        TensorDef("a", "int8", sa, scales[0], _zp(rng)),
-        TensorDef("b", "int8", sb, scales[1], _zp(rng)),
-        TensorDef("y", "int8", out, scales[2], _zp(rng)),
+        TensorDef("a", dtype, sa, scales[0], _zp(rng, dtype)),
+        TensorDef("b", dtype, sb, scales[1], _zp(rng, dtype)),
+        TensorDef("y", dtype, out, scales[2], _zp(rng, dtype)),
     ]
     opts = {"fused_activation_function": str(rng.choice(ACTIVATIONS))}
+    if dtype == "int16" and op != "MUL":
+        opts["pot_scale_int16"] = False  # the general 16-bit form (the schema's default is the power-of-two one)
     return _single(op, tensors, [0, 1], [2], opts, opts | {"shapes": (sa, sb)}, rng, data_inputs=[0, 1])
 
 
-def mean(rng) -> Case:
+def mean(rng, dtype: str = "int8") -> Case:
     shape = (int(rng.integers(1, 3)), int(rng.integers(1, 7)), int(rng.integers(1, 7)), int(rng.integers(1, 5)))
     axes = [[1, 2], [2, 1], [1], [2], [3], [1, 2, 3], [-1]][int(rng.integers(0, 7))]
     keep = bool(rng.integers(0, 2))
     resolved = sorted({a % 4 for a in axes})
     out = tuple(1 if i in resolved else d for i, d in enumerate(shape) if keep or i not in resolved)
     tensors = [
-        TensorDef("x", "int8", shape, _scale(rng), _zp(rng)),
+        TensorDef("x", dtype, shape, _scale(rng), _zp(rng, dtype)),
         TensorDef("axes", "int32", (len(axes),), data=np.array(axes, dtype=np.int32)),
-        TensorDef("y", "int8", out, _scale(rng), _zp(rng)),
+        TensorDef("y", dtype, out, _scale(rng), _zp(rng, dtype)),
     ]
     info = {"axes": axes, "keep_dims": keep, "shape": shape}
     return _single("MEAN", tensors, [0, 1], [2], {"keep_dims": keep}, info, rng)
 
 
-def _pool(op: str, rng) -> Case:
+def _pool(op: str, rng, dtype: str = "int8") -> Case:
     shape = (1, int(rng.integers(1, 9)), int(rng.integers(1, 9)), int(rng.integers(1, 5)))
     while True:
         k = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
@@ -195,8 +201,8 @@ def _pool(op: str, rng) -> Case:
         oh, ow = _out_size(shape[1], k[0], s[0], 1, pad), _out_size(shape[2], k[1], s[1], 1, pad)
         if oh >= 1 and ow >= 1:
             break
-    scale, zp = _scale(rng), _zp(rng)
-    tensors = [TensorDef("x", "int8", shape, scale, zp), TensorDef("y", "int8", (1, oh, ow, shape[3]), scale, zp)]
+    scale, zp = _scale(rng), _zp(rng, dtype)
+    tensors = [TensorDef("x", dtype, shape, scale, zp), TensorDef("y", dtype, (1, oh, ow, shape[3]), scale, zp)]
     opts = {
         "padding": pad,
         "stride_h": s[0],
@@ -318,12 +324,12 @@ def softmax(rng) -> Case:
     return _single("SOFTMAX", tensors, [0], [1], {"beta": beta}, {"beta": beta, "out": out[0]}, rng)
 
 
-def _unary(op: str, rng, out_scale=None, out_zp=None, options=None) -> Case:
+def _unary(op: str, rng, out_scale=None, out_zp=None, options=None, dtype: str = "int8") -> Case:
     shape = tuple(int(rng.integers(1, 6)) for _ in range(int(rng.integers(1, 4))))
-    in_scale, in_zp = _scale(rng, 1e-2, 0.5), _zp(rng)
+    in_scale, in_zp = _scale(rng, 1e-2, 0.5), _zp(rng, dtype)
     o_scale = _scale(rng, 1e-2, 0.5) if out_scale is None else out_scale
-    o_zp = _zp(rng) if out_zp is None else out_zp
-    tensors = [TensorDef("x", "int8", shape, in_scale, in_zp), TensorDef("y", "int8", shape, o_scale, o_zp)]
+    o_zp = _zp(rng, dtype) if out_zp is None else out_zp
+    tensors = [TensorDef("x", dtype, shape, in_scale, in_zp), TensorDef("y", dtype, shape, o_scale, o_zp)]
     return _single(op, tensors, [0], [1], options or {}, {"in": (in_scale, in_zp), **(options or {})}, rng)
 
 
@@ -372,11 +378,33 @@ CASES: dict[str, Callable[[np.random.Generator], Case]] = {
     "TANH": lambda rng: _unary("TANH", rng, 1 / 128, 0),
     "RELU": lambda rng: _unary("RELU", rng),
     "RELU6": relu6,
-    "LEAKY_RELU": lambda rng: _unary("LEAKY_RELU", rng, options={"alpha": float(np.float32(rng.uniform(0.01, 0.5)))}),
+    "LEAKY_RELU": lambda rng: _unary("LEAKY_RELU", rng, options=_leaky_alpha(rng)),
     "QUANTIZE": quantize,
     "DEQUANTIZE": dequantize,
 }
 
+
+def _leaky_alpha(rng) -> dict:
+    return {"alpha": float(np.float32(rng.uniform(0.01, 0.5)))}
+
+
+# int16 activations (zero point 0, as TFLite quantises them) for the operators with a 16-bit form
+INT16_CASES: dict[str, Callable[[np.random.Generator], Case]] = {
+    "ADD": lambda rng: _binary("ADD", rng, "int16"),
+    "SUB": lambda rng: _binary("SUB", rng, "int16"),
+    "MUL": lambda rng: _binary("MUL", rng, "int16"),
+    "MEAN": lambda rng: mean(rng, "int16"),
+    "AVERAGE_POOL_2D": lambda rng: _pool("AVERAGE_POOL_2D", rng, "int16"),
+    "MAX_POOL_2D": lambda rng: _pool("MAX_POOL_2D", rng, "int16"),
+    "RELU": lambda rng: _unary("RELU", rng, dtype="int16"),
+    "LEAKY_RELU": lambda rng: _unary("LEAKY_RELU", rng, options=_leaky_alpha(rng), dtype="int16"),
+}
+
+INT16_CASES |= {
+    "CONV_2D": lambda rng: conv_2d(rng, act="int16"),
+    "DEPTHWISE_CONV_2D": lambda rng: depthwise_conv_2d(rng, act="int16"),
+    "FULLY_CONNECTED": lambda rng: fully_connected(rng, act="int16"),
+}
 
 # int4 weights (TFLite's packed INT4 tensors) for the operators that take them
 INT4_CASES: dict[str, Callable[[np.random.Generator], Case]] = {

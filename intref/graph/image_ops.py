@@ -5,15 +5,16 @@ The semantics are :mod:`intref.ops.conv2d` and :mod:`intref.ops.pool2d`. A convo
 data movement plus that backend's own kernel: the receptive fields are gathered (padding filled with the input zero
 point) and a dense convolution is the backend's ``linear`` over them, a depthwise one the backend's depthwise
 ``conv1d`` with the kernel's taps as its time axis and a stride of one window. The accumulator and output are the
-NHWC tensors, so an overflow names the NHWC flat index. Pooling has no multiply-accumulate and runs the reference
-op on every backend.
+NHWC tensors, so an overflow names the NHWC flat index. The 16x8 form (int16 activations, int8 weights, a wide
+accumulator) runs the reference :func:`intref.ops.conv2d.conv2d` on every backend: the compiled kernels take int8
+activations only. Pooling has no multiply-accumulate and runs the reference op on every backend.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..ops.conv2d import output_size, patches
+from ..ops.conv2d import conv2d, output_size, patches
 from ..ops.pool2d import avg_pool2d, max_pool2d
 from ..spec import PackedInt4
 from .core_ops import MAX_WINDOW, _check_channels, _out_dtype, _weights
@@ -51,6 +52,26 @@ class _Conv(NodeKind):
     accumulates = True
     acc_optional = True  # call() takes want_acc
 
+    def _reference(self, bound, x: np.ndarray, want_acc: bool, depth_multiplier: int):
+        a = bound.attrs
+        out = conv2d(
+            x,
+            bound.extra["w"],
+            bound.extra["bias"],
+            kernel=a["kernel"],
+            x_zp=a["x_zp"],
+            requant=bound.requant,
+            acc=bound.acc,
+            stride=a["stride"],
+            dilation=a["dilation"],
+            pad_h=a["pad_h"],
+            pad_w=a["pad_w"],
+            depth_multiplier=depth_multiplier,
+            return_acc=want_acc,
+            name=bound.name,
+        )
+        return _reshaped_result(out, want_acc, (out[0] if want_acc else out).shape)
+
     def _gather(self, bound, x: np.ndarray) -> np.ndarray:
         a = bound.attrs
         p = patches(x, a["kernel"], a["stride"], a["dilation"], a["pad_h"], a["pad_w"], a["x_zp"])
@@ -76,7 +97,7 @@ class Conv2d(_Conv):
 
     def infer(self, bound, inputs):
         (x,) = inputs
-        need_dtype("x", x, ("int8",), self.op)
+        need_dtype("x", x, ("int8", "int16"), self.op)
         need_rank("x", x, 4, self.op)
         kh, kw = bound.attrs["kernel"]
         c_out, cols = bound.extra["w"].shape
@@ -89,6 +110,8 @@ class Conv2d(_Conv):
         return [(_out_dtype(bound), (x.shape[0], oh, ow, c_out))]
 
     def call(self, backend, bound, args, want_acc: bool = True):
+        if args[0].dtype == np.int16:
+            return self._reference(bound, args[0], want_acc, 0)
         p = self._gather(bound, args[0])
         n, oh, ow = p.shape[:3]
         w = bound.extra["w"]
@@ -126,7 +149,7 @@ class DepthwiseConv2d(_Conv):
 
     def infer(self, bound, inputs):
         (x,) = inputs
-        need_dtype("x", x, ("int8",), self.op)
+        need_dtype("x", x, ("int8", "int16"), self.op)
         need_rank("x", x, 4, self.op)
         c_out = bound.extra["w"].shape[0]
         m = bound.attrs["depth_multiplier"]
@@ -138,6 +161,8 @@ class DepthwiseConv2d(_Conv):
 
     def call(self, backend, bound, args, want_acc: bool = True):
         x = args[0]
+        if x.dtype == np.int16:
+            return self._reference(bound, x, want_acc, bound.attrs["depth_multiplier"])
         p = self._gather(bound, x)
         n, oh, ow, kh, kw, c = p.shape
         m = bound.attrs["depth_multiplier"]

@@ -1,10 +1,11 @@
 """2-D convolution over NHWC images (cross-correlation), dense and depthwise, as TFLite lays them out.
 
-Dense: x [N, H, W, C_in], w [C_out, KH*KW*C_in] (TFLite's OHWI filter with its last three axes flattened, so the
-bytes are the file's), ``acc[n, y, x, o] = bias[o] + sum_{i, j, c} (x[n, y*sh + i*dh - pt, x*sw + j*dw - pl, c]
-- x_zp) * w[o, (i*KW + j)*C_in + c]``. Depthwise with multiplier m: w [C_in*m, KH*KW]; output channel ``o`` reads
-input channel ``o // m``. Positions outside the image (the padding) hold ``x_zp`` and so contribute nothing, which
-is what TFLite's kernels do by skipping them. ``H_out = (H + pt + pb - dh*(KH-1) - 1) // sh + 1``.
+Dense: x [N, H, W, C_in] (int8, or int16 for TFLite's 16x8 form), w [C_out, KH*KW*C_in] (TFLite's OHWI filter
+with its last three axes flattened, so the bytes are the file's), ``acc[n, y, x, o] = bias[o] + sum_{i, j, c}
+(x[n, y*sh + i*dh - pt, x*sw + j*dw - pl, c] - x_zp) * w[o, (i*KW + j)*C_in + c]``. Depthwise with multiplier m:
+w [C_in*m, KH*KW]; output channel ``o`` reads input channel ``o // m``. Positions outside the image (the padding)
+hold ``x_zp`` and so contribute nothing, which is what TFLite's kernels do by skipping them.
+``H_out = (H + pt + pb - dh*(KH-1) - 1) // sh + 1``.
 
 ``patches`` gathers the receptive fields (data movement only); a convolution is then a ``linear`` over the
 patches (dense) or a per-channel dot product (depthwise), which is how the graph runs them on every backend.
@@ -41,7 +42,7 @@ def patches(x: np.ndarray, kernel: Pair, stride: Pair, dilation: Pair, pad_h: Pa
 
 def check_conv2d(x, w, bias, x_zp, requant, acc, kernel, depth_multiplier, name):
     """Validate a conv2d call; returns (int8 weights, int32 bias, x_zp)."""
-    x = _checks.int_array(f"{name}: x", x, _checks.ACTIVATION_DTYPES, ndim=4)
+    x = _checks.int_array(f"{name}: x", x, (np.int8, np.int16), ndim=4)  # int16: TFLite's 16x8 form
     shape = w.shape if isinstance(w, PackedInt4) else getattr(w, "shape", None)
     wi = _checks.weights(f"{name}: w", w, 2)
     kh, kw = kernel

@@ -14,6 +14,7 @@ each of them and where it is used.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -96,6 +97,19 @@ class _Importer:
     def node(self, op: TflOperator, kind: str, inputs, *, final: bool = True, suffix: str = "", **kw) -> str:
         """Add a node; the last node of an operator writes the operator's output tensor under its name."""
         name, t = self.out(op)
+        rq = kw.get("requant")
+        out_rq = rq.out if isinstance(rq, AddParams) else rq
+        if isinstance(out_rq, Requant) and t.dtype == "INT16" and out_rq.out_dtype != np.int16:
+            # An int16 output whose fused activation clamps within the int8 range: a requant's type follows its
+            # range, so requantise to the whole int16 range and clamp after (the same values, in int16).
+            wide = Requant(out_rq.scheme, out_rq.multiplier, out_rq.shift, out_rq.zero_point, -32768, 32767)
+            kw["requant"] = dataclasses.replace(rq, out=wide) if isinstance(rq, AddParams) else wide
+            scale, zp = self.q(op.outputs[0])
+            kw.update(scale=scale, zero_point=zp)
+            mid = self.node(op, kind, inputs, final=False, suffix=f"{suffix}.wide", **kw)
+            clamp_q = {} if final else {"scale": scale, "zero_point": zp}
+            attrs = {"lo": out_rq.lo, "hi": out_rq.hi}
+            return self.node(op, "clamp", [mid], final=final, suffix=suffix, attrs=attrs, **clamp_q)
         if final:
             scale = t.scale[0] if len(t.scale) == 1 else None
             zp = t.zero_point[0] if len(t.zero_point) == 1 else None
@@ -121,8 +135,13 @@ class _Importer:
         if len(op.inputs) <= k or op.inputs[k] < 0:
             return None
         b = self.const(op.inputs[k])
-        if b.dtype != np.int32 or b.size != channels:
-            raise ValueError(f"{self.t[op.inputs[k]].describe()}: the bias must be int32 with {channels} entries")
+        t = self.t[op.inputs[k]]
+        if b.dtype not in (np.int32, np.int64) or b.size != channels:
+            raise ValueError(f"{t.describe()}: the bias must be int32 or int64 with {channels} entries")
+        if b.dtype == np.int64:  # the 16x8 form's int64 bias: intref's bias is int32
+            if b.size and (b.min() < -(2**31) or b.max() > 2**31 - 1):
+                raise ValueError(f"{t.describe()}: an int64 bias beyond the int32 range is not supported")
+            b = b.astype(np.int32)
         return b.reshape(channels)
 
     # --- operators ---
@@ -149,7 +168,7 @@ class _Importer:
         """A convolution node: weights as intref lays them out ([C_out, ...]), SAME/VALID padding resolved, per
         output channel multipliers."""
         x, wt = op.inputs[0], self.t[op.inputs[1]]
-        self.dtype(x)
+        self.dtype(x, ("INT8", "INT16"))
         self._check_weight_zp(wt)
         o = op.options
         stride, dilation = (o["stride_h"], o["stride_w"]), (o["dilation_h"], o["dilation_w"])
@@ -158,19 +177,40 @@ class _Importer:
         oc = w2.shape[0]
         m, s = P.conv_multipliers(in_scale, self._w_scales(wt, oc, scale_axis), self.q(op.outputs[0])[0])
         attrs = {"kernel": kernel, "stride": stride, "dilation": dilation, "pad_h": pad_h, "pad_w": pad_w}
+        requant, acc = self._accumulation(op, m, s, o["activation"], P.SCHEME, int32_bias_allowed=kind == "conv2d")
         self.node(
             op,
             kind,
             [self.names[x]],
             params={"w": self.weights(w2, wt), **self._bias_param(op, oc)},
             attrs={**attrs, "x_zp": in_zp, **extra},
-            requant=self.requant(m, s, op, o["activation"]),
-            acc=Accumulator(),
+            requant=requant,
+            acc=acc,
         )
+
+    def _accumulation(self, op, m, s, activation, scheme: str, int32_bias_allowed: bool):
+        """The requant and accumulator of a convolution or FULLY_CONNECTED. int8 activations accumulate in int32.
+        The 16x8 form (int16 activations) does too with an int32 bias. With an int64 bias or none, it accumulates
+        in int64 and rescales with TFLite's 64-bit MultiplyByQuantizedMultiplier. That rescale is exactly TOSA's
+        apply_scale_16 (intref's ``tosa_scale16``): the multiplier is rounded to 16 bits, ``(M + 2^15) >> 16``
+        (0x7FFF from 0x7FFF0000 up), and there is one rounding by ``2^(15 - shift)``."""
+        if self.t[op.inputs[0]].dtype == "INT8":
+            return self.requant(m, s, op, activation, scheme), Accumulator()
+        bias = op.inputs[2] if len(op.inputs) > 2 else -1
+        if bias >= 0 and self.t[bias].dtype == "INT32":
+            if not int32_bias_allowed:
+                raise ValueError("a 16x8 DEPTHWISE_CONV_2D takes an int64 bias")
+            return self.requant(m, s, op, activation, scheme), Accumulator()
+        m, s = np.atleast_1d(np.asarray(m, dtype=np.int64)), np.atleast_1d(np.asarray(s, dtype=np.int64))
+        if np.any(s >= 8):
+            raise ValueError(f"a 16x8 rescale needs shifts below 8, got {int(s.max())}")
+        reduced = np.where(m < 0x7FFF0000, (m + (1 << 15)) >> 16, 0x7FFF)
+        wide = self.requant(reduced, 15 - s, op, activation, "tosa_scale16")
+        return wide, Accumulator("error", 48)  # TFLite requires the int64 accumulator to stay within 48 bits
 
     def fully_connected(self, op: TflOperator) -> None:
         x, w_i = op.inputs[0], op.inputs[1]
-        self.dtype(x)
+        dt = self.dtype(x, ("INT8", "INT16"))
         wt = self.t[w_i]
         w = self.const(w_i)
         if w.ndim != 2:
@@ -180,7 +220,7 @@ class _Importer:
         units, k = w.shape
         self._check_weight_zp(wt)
         in_scale, in_zp = self.q(x)
-        out_scale = self.q(op.outputs[0])[0]
+        out_scale, out_zp = self.q(op.outputs[0])
         scheme = P.SCHEME
         if len(wt.scale) > 1:
             m, s = P.conv_multipliers(in_scale, self._w_scales(wt, units, 0), out_scale)
@@ -188,33 +228,37 @@ class _Importer:
                 scheme = "single"
         else:
             m, s = P.fc_multiplier(in_scale, wt.scale[0], out_scale)
-        xshape = self.t[x].shape
-        size = int(np.prod(xshape))
+        requant, acc = self._accumulation(op, m, s, op.options["activation"], scheme, int32_bias_allowed=True)
+        size = int(np.prod(self.t[x].shape))
         if size % k:
-            raise ValueError(f"input {list(xshape)} does not split into rows of {k}")
+            raise ValueError(f"input {list(self.t[x].shape)} does not split into rows of {k}")
+        rows = size // k
+        if dt == "int8":  # a linear layer over the rows
+            kind, shape, attrs = "linear", (rows, units), {"x_zp": in_zp}
+            in_shape = (rows, k)
+        else:  # 16x8: a 1x1 convolution over [1, rows, 1, K], which has the 16-bit reference path
+            kind, shape, in_shape = "conv2d", (1, rows, 1, units), (1, rows, 1, k)
+            attrs = {"kernel": (1, 1), "stride": (1, 1), "dilation": (1, 1), "pad_h": (0, 0), "pad_w": (0, 0)}
+            attrs["x_zp"] = in_zp
         src = self.names[x]
-        if xshape != (size // k, k):
-            src = self.node(op, "reshape", [src], final=False, suffix=".rows", attrs={"shape": (size // k, k)})
+        if self.t[x].shape != in_shape:
+            src = self.node(op, "reshape", [src], final=False, suffix=".rows", attrs={"shape": in_shape})
         oshape = self.t[op.outputs[0]].shape
-        rows_out = (size // k, units)
+        final = oshape == shape
         self.node(
             op,
-            "linear",
+            kind,
             [src],
-            final=oshape == rows_out,
-            suffix=".linear",
+            final=final,
+            suffix=".fc",
             params={"w": self.weights(w, wt), **self._bias_param(op, units)},
-            attrs={"x_zp": in_zp},
-            requant=self.requant(m, s, op, op.options["activation"], scheme),
-            acc=Accumulator(),
-            **(
-                {}
-                if oshape == rows_out
-                else {"scale": self.q(op.outputs[0])[0], "zero_point": self.q(op.outputs[0])[1]}
-            ),
+            attrs=attrs,
+            requant=requant,
+            acc=acc,
+            **({} if final else {"scale": out_scale, "zero_point": out_zp}),
         )
-        if oshape != rows_out:
-            self.node(op, "reshape", [f"{self.out(op)[0]}.linear"], attrs={"shape": oshape})
+        if not final:
+            self.node(op, "reshape", [f"{self.out(op)[0]}.fc"], attrs={"shape": oshape})
 
     def add(self, op: TflOperator, subtract: bool = False) -> None:
         a, b = op.inputs[:2]
