@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tflite_cases import CASES, INT4_CASES, INT16_CASES
+from tflite_cases import CASES, INT4_CASES, INT16_CASES, chain_case
 
 from intref.models.tflite import import_tflite, read_tflite
 from intref.models.tflite.boundary import run
@@ -89,6 +89,17 @@ def test_int16_activation_models_match_tflite_micro(op):
         assert got.dtype == np.int16
         problem = _first_difference(want, got)
         assert not problem, f"{op} int16 model {i} ({case.info}): {problem}"
+
+
+def test_random_multi_operator_models_match_tflite_micro():
+    """CONV_2D, DEPTHWISE_CONV_2D, a pool, RESHAPE, FULLY_CONNECTED and SOFTMAX chained, all parameters random."""
+    rng = np.random.default_rng(31)
+    for i in range(MODELS_PER_OP):
+        case = chain_case(rng)
+        want = run_tflm(case.model, case.inputs)[0]
+        got = run(import_tflite(case.model), case.inputs, backend="auto")[0]
+        problem = _first_difference(want, got)
+        assert not problem, f"chain model {i} ({case.info}): {problem}"
 
 
 VARIANTS = (

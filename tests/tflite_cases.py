@@ -424,3 +424,85 @@ def unsupported_case() -> bytes:
     ]
     ops = [OpDef("GATHER", [0, 1], [2]), OpDef("CUSTOM:MyOp", [2], [3])]
     return build_model(tensors, ops, [0], [3])
+
+
+def chain_case(rng) -> Case:
+    """A small random multi-operator model: CONV_2D, DEPTHWISE_CONV_2D, a pool, RESHAPE, FULLY_CONNECTED and
+    SOFTMAX (each with random shapes, quantisation and fused activations), as a keyword classifier is built."""
+    h, w, c = int(rng.integers(4, 12)), int(rng.integers(4, 12)), int(rng.integers(1, 4))
+    tensors: list[TensorDef] = [TensorDef("x", "int8", (1, h, w, c), _scale(rng, 1e-2, 0.5), _zp(rng))]
+    ops: list[OpDef] = []
+
+    def activation_tensor(name, shape, scale):
+        tensors.append(TensorDef(name, "int8", shape, float(np.float32(scale)), _zp(rng)))
+        return len(tensors) - 1
+
+    def const(name, dtype, data, scale=None, zp=None, axis=0):
+        tensors.append(TensorDef(name, dtype, data.shape, scale, zp, axis, data))
+        return len(tensors) - 1
+
+    def conv(kind, x_i, cout):
+        n_, h_, w_, cin = tensors[x_i].shape
+        k, s, d, pad, oh, ow = _window(rng, h_, w_, True)
+        in_scale = tensors[x_i].scale
+        if kind == "CONV_2D":
+            wshape, axis, depth = (cout, k[0], k[1], cin), 0, k[0] * k[1] * cin
+        else:
+            cout, wshape, axis, depth = cin * 2, (1, k[0], k[1], cin * 2), 3, k[0] * k[1]
+        w_scales = [_scale(rng, 1e-3, 2e-2) for _ in range(cout)]
+        wi = const(f"w{len(ops)}", "int8", _weights(rng, wshape, False), w_scales, [0] * cout, axis)
+        bi = const(
+            f"b{len(ops)}",
+            "int32",
+            rng.integers(-(2**12), 2**12, size=cout).astype(np.int32),
+            [in_scale * ws for ws in w_scales],
+            [0] * cout,
+        )
+        out_scale = in_scale * np.median(w_scales) * np.sqrt(depth) * rng.uniform(20, 80)
+        y = activation_tensor(f"{kind.lower()}{len(ops)}", (n_, oh, ow, cout), out_scale)
+        opts = {
+            "padding": pad,
+            "stride_h": s[0],
+            "stride_w": s[1],
+            "dilation_h_factor": d[0],
+            "dilation_w_factor": d[1],
+            "fused_activation_function": str(rng.choice(ACTIVATIONS)),
+        }
+        if kind == "DEPTHWISE_CONV_2D":
+            opts["depth_multiplier"] = 2
+        ops.append(OpDef(kind, [x_i, wi, bi], [y], opts))
+        return y
+
+    y = conv("CONV_2D", 0, int(rng.integers(2, 6)))
+    y = conv("DEPTHWISE_CONV_2D", y, 0)
+    n_, h_, w_, c_ = tensors[y].shape
+    pool = str(rng.choice(["AVERAGE_POOL_2D", "MAX_POOL_2D"]))
+    k = (min(2, h_), min(2, w_))
+    ph, pw = _out_size(h_, k[0], k[0], 1, "VALID"), _out_size(w_, k[1], k[1], 1, "VALID")
+    tensors.append(TensorDef("pool", "int8", (1, ph, pw, c_), tensors[y].scale, tensors[y].zero_point))
+    ops.append(
+        OpDef(
+            pool,
+            [y],
+            [len(tensors) - 1],
+            {"padding": "VALID", "stride_h": k[0], "stride_w": k[1], "filter_height": k[0], "filter_width": k[1]},
+        )
+    )
+    p = len(tensors) - 1
+    flat = ph * pw * c_
+    shape_i = const("shape", "int32", np.array([1, flat], dtype=np.int32))
+    tensors.append(TensorDef("flat", "int8", (1, flat), tensors[p].scale, tensors[p].zero_point))
+    ops.append(OpDef("RESHAPE", [p, shape_i], [len(tensors) - 1], {"new_shape": [1, flat]}))
+    f = len(tensors) - 1
+    units = 4
+    w_scale = _scale(rng, 1e-3, 2e-2)
+    wi = const("fc_w", "int8", _weights(rng, (units, flat), False), w_scale, 0)
+    bi = const(
+        "fc_b", "int32", rng.integers(-(2**12), 2**12, size=units).astype(np.int32), tensors[f].scale * w_scale, 0
+    )
+    logits = activation_tensor("logits", (1, units), tensors[f].scale * w_scale * np.sqrt(flat) * rng.uniform(5, 40))
+    ops.append(OpDef("FULLY_CONNECTED", [f, wi, bi], [logits], {}))
+    tensors.append(TensorDef("probs", "int8", (1, units), 1 / 256, -128))
+    ops.append(OpDef("SOFTMAX", [logits], [len(tensors) - 1], {"beta": 1.0}))
+    model = build_model(tensors, ops, [0], [len(tensors) - 1])
+    return Case("CHAIN", model, [_data(rng, tensors[0].shape)], {"shape": (h, w, c), "pool": pool})
