@@ -77,6 +77,18 @@ class _Importer:
             raise ValueError(f"{t.describe()} is {t.dtype.lower()}; this operator takes {'/'.join(allowed).lower()}")
         return INT_TYPES[t.dtype]
 
+    def value(self, i: int) -> str:
+        """The intref tensor holding TFLite tensor ``i`` as an operand: an activation, or a constant operand (e.g.
+        ``x + c``) declared as a stored constant the first time it is used."""
+        t = self.t[i]
+        name = self.names[i]
+        if t.data is not None and name not in self.b.tensors:
+            if t.dtype not in ("INT8", "INT16"):
+                raise ValueError(f"constant operand {t.describe()} must be int8 or int16")
+            scale, zp = (t.scale[0], t.zero_point[0]) if len(t.scale) == 1 else (None, None)
+            self.b.constant(name, t.data, scale=scale, zero_point=zp)
+        return name
+
     def const(self, i: int) -> np.ndarray:
         t = self.t[i]
         if t.data is None:
@@ -181,7 +193,7 @@ class _Importer:
         self.node(
             op,
             kind,
-            [self.names[x]],
+            [self.value(x)],
             params={"w": self.weights(w2, wt), **self._bias_param(op, oc)},
             attrs={**attrs, "x_zp": in_zp, **extra},
             requant=requant,
@@ -221,11 +233,10 @@ class _Importer:
         self._check_weight_zp(wt)
         in_scale, in_zp = self.q(x)
         out_scale, out_zp = self.q(op.outputs[0])
-        scheme = P.SCHEME
+        # LiteRT's reference FULLY_CONNECTED rounds the rescale once (measured: docs/TFLITE.md)
+        scheme = "single" if self.reference == "litert" else P.SCHEME
         if len(wt.scale) > 1:
             m, s = P.conv_multipliers(in_scale, self._w_scales(wt, units, 0), out_scale)
-            if self.reference == "litert":  # LiteRT's reference per-channel FULLY_CONNECTED rounds once
-                scheme = "single"
         else:
             m, s = P.fc_multiplier(in_scale, wt.scale[0], out_scale)
         requant, acc = self._accumulation(op, m, s, op.options["activation"], scheme, int32_bias_allowed=True)
@@ -240,7 +251,7 @@ class _Importer:
             kind, shape, in_shape = "conv2d", (1, rows, 1, units), (1, rows, 1, k)
             attrs = {"kernel": (1, 1), "stride": (1, 1), "dilation": (1, 1), "pad_h": (0, 0), "pad_w": (0, 0)}
             attrs["x_zp"] = in_zp
-        src = self.names[x]
+        src = self.value(x)
         if self.t[x].shape != in_shape:
             src = self.node(op, "reshape", [src], final=False, suffix=".rows", attrs={"shape": in_shape})
         oshape = self.t[op.outputs[0]].shape
@@ -273,7 +284,7 @@ class _Importer:
         (m1, sh1), (m2, sh2), (mo, sho) = P.add_multipliers(s1, s2, self.q(op.outputs[0])[0], left, subtract)
         out = self.requant(mo, sho, op, op.options["activation"])
         params = AddParams(z1, z2, left, np.int64(m1), np.int64(sh1), np.int64(m2), np.int64(sh2), out)
-        self.node(op, "sub" if subtract else "add", [self.names[a], self.names[b]], requant=params, acc=Accumulator())
+        self.node(op, "sub" if subtract else "add", [self.value(a), self.value(b)], requant=params, acc=Accumulator())
 
     def sub(self, op: TflOperator) -> None:
         self.add(op, subtract=True)
@@ -287,7 +298,7 @@ class _Importer:
         self.node(
             op,
             "mul",
-            [self.names[a], self.names[b]],
+            [self.value(a), self.value(b)],
             attrs={"a_zp": z1, "b_zp": z2},
             requant=self.requant(m, s, op, op.options["activation"]),
             acc=Accumulator(),
@@ -305,7 +316,7 @@ class _Importer:
         self.node(
             op,
             "reduce_sum",
-            [self.names[x]],
+            [self.value(x)],
             attrs={"axes": tuple(axes), "keep_dims": int(keep), "x_zp": in_zp},
             requant=self.requant(m, s, op),
             acc=Accumulator(),
@@ -324,7 +335,7 @@ class _Importer:
         self.node(
             op,
             kind,
-            [self.names[x]],
+            [self.value(x)],
             attrs={
                 "kernel": k,
                 "stride": (o["stride_h"], o["stride_w"]),
@@ -344,7 +355,7 @@ class _Importer:
     def reshape(self, op: TflOperator) -> None:
         x = op.inputs[0]
         self.same_quant(op, x, op.outputs[0])
-        self.node(op, "reshape", [self.names[x]], attrs={"shape": self.t[op.outputs[0]].shape})
+        self.node(op, "reshape", [self.value(x)], attrs={"shape": self.t[op.outputs[0]].shape})
 
     squeeze = reshape
     expand_dims = reshape
@@ -353,7 +364,7 @@ class _Importer:
         x = op.inputs[0]
         self.same_quant(op, x, op.outputs[0])
         perm = tuple(int(p) % len(self.t[x].shape) for p in self.const(op.inputs[1]).ravel())
-        self.node(op, "permute", [self.names[x]], attrs={"perm": perm})
+        self.node(op, "permute", [self.value(x)], attrs={"perm": perm})
 
     def pad(self, op: TflOperator) -> None:
         x = op.inputs[0]
@@ -365,7 +376,7 @@ class _Importer:
         value = self.q(op.outputs[0])[1]
         if len(op.inputs) > 2 and op.inputs[2] >= 0:  # PADV2's constant
             value = int(self.const(op.inputs[2]).ravel()[0])
-        self.node(op, "pad", [self.names[x]], attrs={"pads": tuple(int(v) for v in pads.ravel()), "value": value})
+        self.node(op, "pad", [self.value(x)], attrs={"pads": tuple(int(v) for v in pads.ravel()), "value": value})
 
     padv2 = pad
 
@@ -404,7 +415,7 @@ class _Importer:
         self.node(
             op,
             "strided_slice",
-            [self.names[x]],
+            [self.value(x)],
             final=final,
             suffix=".slice",
             attrs={"begin": tuple(starts), "size": full, "strides": tuple(int(v) for v in strides)},
@@ -419,7 +430,7 @@ class _Importer:
         if op.options.get("activation") not in (None, "NONE"):
             raise ValueError("CONCATENATION with a fused activation is not supported")
         axis = int(op.options["axis"]) % len(self.t[op.outputs[0]].shape)
-        self.node(op, "concatenate", [self.names[i] for i in op.inputs], attrs={"axis": axis})
+        self.node(op, "concatenate", [self.value(i) for i in op.inputs], attrs={"axis": axis})
 
     def relu(self, op: TflOperator) -> None:
         x = op.inputs[0]
@@ -429,7 +440,7 @@ class _Importer:
         lo = max(P.QRANGE[self.t[x].dtype][0], zo + P.round_half_away(0.0))
         values = _all_values(dt)
         table = np.clip(zo + _rescale(values - zi, m, s), lo, P.QRANGE[self.t[x].dtype][1])
-        self.node(op, "lut", [self.names[x]], params={"table": table.astype(dt)})
+        self.node(op, "lut", [self.value(x)], params={"table": table.astype(dt)})
 
     def relu6(self, op: TflOperator) -> None:
         x = op.inputs[0]
@@ -440,7 +451,7 @@ class _Importer:
         # TFLite Micro clamps to [zero, six] of the input's quantisation; the output's is not read
         if self.t[op.outputs[0]].dtype != self.t[x].dtype:
             raise ValueError(f"input and output types differ ({dt}, {self.t[op.outputs[0]].dtype.lower()})")
-        self.node(op, "clamp", [self.names[x]], attrs={"lo": zp, "hi": six}, scale=scale, zero_point=zp)
+        self.node(op, "clamp", [self.value(x)], attrs={"lo": zp, "hi": six}, scale=scale, zero_point=zp)
 
     def leaky_relu(self, op: TflOperator) -> None:
         x = op.inputs[0]
@@ -450,7 +461,7 @@ class _Importer:
         v = _all_values(dt) - zi
         neg = np.where(ma < 0, -_rescale(v, -ma, sa), _rescale(v, abs(ma), sa))
         table = np.where(v >= 0, _rescale(v, mi, si_), neg) + zo
-        self.node(op, "lut", [self.names[x]], params={"table": np.clip(table, *P.QRANGE[self.t[x].dtype]).astype(dt)})
+        self.node(op, "lut", [self.value(x)], params={"table": np.clip(table, *P.QRANGE[self.t[x].dtype]).astype(dt)})
 
     def softmax(self, op: TflOperator) -> None:
         x, out = op.inputs[0], op.outputs[0]
@@ -467,7 +478,7 @@ class _Importer:
             "diff_min": p.diff_min,
             "out_bits": 8 * np.dtype(dt).itemsize,
         }
-        self.node(op, "softmax_tflite", [self.names[x]], attrs=attrs)
+        self.node(op, "softmax_tflite", [self.value(x)], attrs=attrs)
 
     def _sigmoid(self, op: TflOperator, function, out_zp: int) -> None:
         x, out = op.inputs[0], op.outputs[0]
@@ -477,7 +488,7 @@ class _Importer:
             raise ValueError(f"the int8 {op.op} output must have zero point {out_zp}")
         params = SigmoidTflite.from_scale(*self.q(x))
         table = function(np.arange(-128, 128, dtype=np.int8), params)  # the kernel on every int8 input
-        self.node(op, "lut", [self.names[x]], params={"table": table})
+        self.node(op, "lut", [self.value(x)], params={"table": table})
 
     def logistic(self, op: TflOperator) -> None:
         self._sigmoid(op, logistic_tflite, -128)
@@ -498,7 +509,7 @@ class _Importer:
         self.node(
             op,
             "requantize",
-            [self.names[x]],
+            [self.value(x)],
             attrs={"x_zp": zi},
             requant=Requant(P.SCHEME, np.int64(m), np.int64(s), zo, lo, hi),
             acc=Accumulator(),
@@ -693,7 +704,7 @@ def import_tflite(
     """Import a full-integer TFLite model (bytes or a path) as an intref :class:`~intref.graph.Model`.
 
     ``reference``: ``tflm`` (default) follows TensorFlow Lite Micro's reference kernels; ``litert`` follows LiteRT's
-    reference resolver where the two differ (per-channel FULLY_CONNECTED: single rounding; docs/TFLITE.md)."""
+    reference resolver where the two differ (FULLY_CONNECTED: single rounding; docs/TFLITE.md)."""
     if reference not in REFERENCES:
         raise ValueError(f"reference must be one of {', '.join(REFERENCES)}, got {reference!r}")
     model = read_tflite(source)
