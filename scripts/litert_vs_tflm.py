@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 def generate(out: Path, per_op: int) -> None:
     sys.path.insert(0, str(REPO / "tests"))
     from tflite_cases import CASES
-    from tflite_micro.python.tflite_micro import runtime
+    from tflm_util import run_tflm
 
     from intref.models.tflite import import_tflite
     from intref.models.tflite.boundary import run
@@ -37,11 +37,7 @@ def generate(out: Path, per_op: int) -> None:
             case = make(rng)
             name = f"{op}_{i:04d}"
             (out / f"{name}.tflite").write_bytes(case.model)
-            ip = runtime.Interpreter.from_bytes(case.model)
-            for k, x in enumerate(case.inputs):
-                ip.set_input(x, k)
-            ip.invoke()
-            tflm = np.array(ip.get_output(0))
+            tflm = run_tflm(case.model, case.inputs)[0]
             mine = run(import_tflite(case.model), case.inputs, backend="numpy")[0]
             lite_mode = run(import_tflite(case.model, reference="litert"), case.inputs, backend="numpy")[0]
             arrays = {f"in{k}": x for k, x in enumerate(case.inputs)} | {

@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from tflite_cases import CASES, INT4_CASES, INT16_CASES, chain_case
+from tflm_util import run_tflm
 
-from intref.models.tflite import import_tflite, read_tflite
+from intref.models.tflite import import_tflite
 from intref.models.tflite.boundary import run
 
 tflm = pytest.importorskip(
@@ -28,14 +29,6 @@ MODELS_PER_OP = 200 if os.environ.get("CI") else 40
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("INTREF_DATA", REPO.parent / "shared" / "data"))
 MICRO = DATA / "tflite" / "micro_speech"
-
-
-def run_tflm(model: bytes, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    ip = tflm.Interpreter.from_bytes(model)
-    for i, x in enumerate(inputs):
-        ip.set_input(x, i)
-    ip.invoke()
-    return [np.array(ip.get_output(i)) for i in range(len(read_tflite(model).outputs))]
 
 
 def _first_difference(want: np.ndarray, got: np.ndarray) -> str:

@@ -123,7 +123,7 @@ def test_import_command_writes_a_loadable_model(tmp_path, capsys):
     assert not (tmp_path / "bad.intref").exists()
 
 
-def test_litert_reference_rounds_per_channel_fully_connected_once():
+def test_litert_reference_rounds_fully_connected_once():
     rng = np.random.default_rng(0)
     while True:
         case = CASES["FULLY_CONNECTED"](rng)

@@ -1,7 +1,11 @@
-"""Random single-operator int8 TFLite models, shaped and quantised the way a TFLite converter makes them.
+"""Random single-operator int8 TFLite models, shaped and quantised the way a TFLite converter makes them, and only
+in forms TensorFlow Lite Micro accepts (its Prepare-time checks are noted where they shape a choice).
 
-``CASES[op](rng)`` returns a :class:`Case`: the model's bytes and random inputs (the full int8 range, with -128
-and 127 present). Sizes stay small: these run by the thousand.
+``CASES[op](rng)`` returns a :class:`Case`: the model's bytes and random inputs for its (non-constant) inputs over
+the full integer range, both ends present. Sizes stay small (batch 1-2, spatial sizes 1-12): these run by the
+thousand. ``INT16_CASES`` and ``INT4_CASES`` give the 16-bit-activation and int4-weight forms of the operators
+that have them; ``chain_case`` a small keyword-spotting-like chain; ``unsupported_case`` a model with operators
+the importer refuses.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import numpy as np
 
 from intref.models.tflite.writer import OpDef, TensorDef, build_model
 
-ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
+ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")  # the fused activations converters emit
 
 
 @dataclass
@@ -24,340 +28,578 @@ class Case:
     info: dict = field(default_factory=dict)
 
 
-def _scale(rng, lo=1e-3, hi=1.0) -> float:
-    return float(np.float32(10 ** rng.uniform(np.log10(lo), np.log10(hi))))
+CaseMaker = Callable[[np.random.Generator], Case]
+
+# ---------------------------------------------------------------------------------------------------- helpers
 
 
-def _zp(rng, dtype="int8") -> int:
-    return 0 if dtype == "int16" else int(rng.integers(-128, 128))
+def _int(rng: np.random.Generator, lo: int, hi: int) -> int:
+    """An integer in [lo, hi], both ends included."""
+    return int(rng.integers(lo, hi + 1))
 
 
-def _data(rng, shape, dtype="int8") -> np.ndarray:
+def _pick(rng: np.random.Generator, options):
+    return options[int(rng.integers(0, len(options)))]
+
+
+def _f32(x: float) -> float:
+    """A float32 value as Python float: the scale TFLite stores, so that products of scales are exact here too."""
+    return float(np.float32(x))
+
+
+def _scale(rng: np.random.Generator, lo: float = 1e-3, hi: float = 1.0) -> float:
+    return _f32(10 ** rng.uniform(np.log10(lo), np.log10(hi)))
+
+
+def _act_scale(rng: np.random.Generator, dtype: str = "int8") -> float:
+    """int8 activations: 1e-3 to 1; int16 ones cover about the same real range with 256 times finer steps."""
+    return _scale(rng) if dtype == "int8" else _scale(rng, 1e-3 / 256, 1 / 256)
+
+
+def _zp(rng: np.random.Generator, dtype: str = "int8") -> int:
+    """int8 activations: any zero point; int16 ones are symmetric (zero point 0), as TFLite quantises them."""
+    return 0 if dtype == "int16" else _int(rng, -128, 127)
+
+
+def _values(rng: np.random.Generator, shape, dtype: str = "int8") -> np.ndarray:
+    """Uniform over the dtype's whole range, with its minimum and maximum present (one of them for one element)."""
     info = np.iinfo(dtype)
     x = rng.integers(info.min, info.max + 1, size=shape).astype(dtype)
-    if x.size >= 2:
-        flat = x.reshape(-1)
-        flat[rng.integers(0, x.size)] = info.min
-        flat[rng.integers(0, x.size)] = info.max
+    flat = x.reshape(-1)
+    if flat.size:
+        spots = rng.permutation(flat.size)[:2]
+        ends = [info.min, info.max] if rng.random() < 0.5 else [info.max, info.min]
+        for spot, end in zip(spots, ends, strict=False):
+            flat[spot] = end
     return x
 
 
-def _single(op, tensors, inputs, outputs, options=None, info=None, rng=None, data_inputs=None) -> Case:
-    model = build_model(tensors, [OpDef(op, inputs, outputs, options or {})], data_inputs or inputs[:1], outputs)
-    feeds = [_data(rng, tensors[i].shape, tensors[i].dtype) for i in (data_inputs or inputs[:1])]
-    return Case(op, model, feeds, info or {})
+def _act(rng: np.random.Generator) -> str:
+    return _pick(rng, ACTIVATIONS)
 
 
-def _weights(rng, shape, int4: bool) -> np.ndarray:
-    """Symmetric weights: int8 in [-127, 127], or int4 in [-8, 7] (stored packed)."""
-    lo, hi = (-8, 8) if int4 else (-127, 128)
-    return rng.integers(lo, hi, size=shape).astype(np.int8)
+def _case(op: str, tensors: list[TensorDef], ops: list[OpDef], outputs: list[int], info: dict, rng) -> Case:
+    """A model whose inputs are the tensors the operators read that are neither constants nor produced."""
+    produced = {o for d in ops for o in d.outputs}
+    inputs: list[int] = []
+    for d in ops:
+        for i in d.inputs:
+            if i >= 0 and tensors[i].data is None and i not in produced and i not in inputs:
+                inputs.append(i)
+    model = build_model(tensors, ops, inputs, outputs)
+    feeds = [_values(rng, tensors[i].shape, tensors[i].dtype) for i in inputs]
+    return Case(op, model, feeds, info)
 
 
-def _bias(rng, act: str, channels: int, in_scale, w_scales, values, allow_int32: bool = True) -> TensorDef:
-    """int32 biases for int8 activations; for the 16x8 form int64 (the converter's), or int32 where TFLite Micro
-    takes it (then it accumulates in int32)."""
-    scales = [in_scale * ws for ws in w_scales] if len(w_scales) == channels else [in_scale * w_scales[0]]
-    zps = [0] * len(scales)
-    if act == "int16" and not (allow_int32 and rng.random() < 0.3):
-        return TensorDef("b", "int64", (channels,), scales, zps, 0, values.astype(np.int64) * 64)
-    return TensorDef("b", "int32", (channels,), scales, zps, 0, values)
+def _single(op: str, tensors: list[TensorDef], inputs: list[int], options: dict | None, info: dict, rng) -> Case:
+    """One operator whose output is the last tensor."""
+    out = len(tensors) - 1
+    return _case(op, tensors, [OpDef(op, inputs, [out], options)], [out], info, rng)
 
 
-def _out_size(size, k, stride, dilation, padding) -> int:
+def _const_i32(name: str, values) -> TensorDef:
+    data = np.asarray(values, dtype=np.int32)
+    return TensorDef(name, "int32", data.shape, data=data)
+
+
+def _dims(rng: np.random.Generator, rank: int, lo: int = 1, hi: int = 6) -> tuple[int, ...]:
+    return tuple(_int(rng, lo, hi) for _ in range(rank))
+
+
+# --------------------------------------------------------------------------------------- weighted operators
+
+
+def _out_size(size: int, k: int, stride: int, dilation: int, padding: str) -> int:
+    """TFLite's output size of a window (ComputeOutSize): 0 when a VALID window does not fit."""
     if padding == "SAME":
         return (size + stride - 1) // stride
-    return (size - (k - 1) * dilation - 1 + stride) // stride
+    return max(0, (size - (k - 1) * dilation - 1 + stride) // stride)
 
 
-def _window(rng, h, w, dilated: bool):
-    """kernel, stride, dilation and padding that give at least one output position."""
+def _window(rng: np.random.Generator, h: int, w: int, kmax: int = 5, dilated: bool = True) -> dict:
+    """Kernel, strides, dilation and padding with at least one output position. As in Keras (and so in
+    converted models), a dilated window has stride 1."""
     while True:
-        k = (int(rng.integers(1, 5)), int(rng.integers(1, 5)))
-        s = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
-        d = (int(rng.integers(1, 3)), int(rng.integers(1, 3))) if dilated else (1, 1)
-        pad = str(rng.choice(["SAME", "VALID"]))
+        k = (_int(rng, 1, kmax), _int(rng, 1, kmax))
+        if dilated and rng.random() < 0.35:
+            s, d = (1, 1), (_int(rng, 1, 3), _int(rng, 1, 3))
+        else:
+            s, d = (_int(rng, 1, 3), _int(rng, 1, 3)), (1, 1)
+        pad = _pick(rng, ("SAME", "VALID"))
         oh, ow = _out_size(h, k[0], s[0], d[0], pad), _out_size(w, k[1], s[1], d[1], pad)
-        if oh >= 1 and ow >= 1:
-            return k, s, d, pad, oh, ow
+        if oh and ow:
+            return {"k": k, "s": s, "d": d, "padding": pad, "out": (oh, ow)}
 
 
-def conv_2d(rng, int4: bool = False, act: str = "int8") -> Case:
-    n, h, w, cin, cout = (int(rng.integers(a, b)) for a, b in ((1, 3), (1, 9), (1, 9), (1, 5), (1, 6)))
-    k, s, d, pad, oh, ow = _window(rng, h, w, True)
-    in_scale, w_scales = _scale(rng), [_scale(rng, 1e-3, 2e-2) for _ in range(cout)]
-    depth = k[0] * k[1] * cin
-    out_scale = float(np.float32(in_scale * np.median(w_scales) * np.sqrt(depth) * rng.uniform(20, 120)))
-    weights = _weights(rng, (cout, k[0], k[1], cin), int4)
-    bias = rng.integers(-(2**14), 2**14, size=cout).astype(np.int32)
+def _weights(rng: np.random.Generator, shape, axis: int, int4: bool) -> np.ndarray:
+    """Symmetric weights, int8 in [-127, 127] or int4 in [-8, 7]; as a converter scales each output channel by
+    its largest magnitude, every channel reaches the end of the range."""
+    lo, hi = (-8, 7) if int4 else (-127, 127)
+    w = rng.integers(lo, hi + 1, size=shape).astype(np.int8)
+    for c in range(shape[axis]):
+        spot = [int(rng.integers(0, d)) for d in shape]
+        spot[axis] = c
+        w[tuple(spot)] = _pick(rng, (lo, hi))
+    return w
+
+
+def _w_scales(rng: np.random.Generator, count: int) -> list[float]:
+    return [_scale(rng, 2e-4, 5e-2) for _ in range(count)]
+
+
+def _out_scale(rng: np.random.Generator, in_scale: float, w_scales: list[float], depth: int) -> float:
+    """Near the spread of the accumulator for uniform int8 data, from mostly in range to often saturating."""
+    spread = in_scale * float(np.median(w_scales)) * np.sqrt(depth) * 127
+    return _f32(spread * 10 ** rng.uniform(-1.2, 0.6))
+
+
+def _bias(
+    rng: np.random.Generator,
+    act: str,
+    in_scale: float,
+    w_scales: list[float],
+    channels: int,
+    depth: int,
+    int32_for_16x8: bool = False,
+) -> TensorDef:
+    """The bias at scale in_scale * w_scale, per channel when the weights are: int32 for int8 activations; for
+    int16 activations int64 as converters write it, or int32 where TFLite Micro takes that (int32 accumulator)."""
+    reach = int(min(2**24, np.sqrt(depth) * 5000 * 10 ** rng.uniform(-1, 1)))
+    values = rng.integers(-reach, reach + 1, size=channels)
+    scales = [_f32(in_scale * s) for s in w_scales]
+    dtype = "int64" if act == "int16" and not int32_for_16x8 else "int32"
+    return TensorDef("bias", dtype, (channels,), scales, [0] * len(scales), 0, values.astype(dtype))
+
+
+def conv_2d(rng: np.random.Generator, int4: bool = False, act: str = "int8") -> Case:
+    n, h, w, cin, cout = _int(rng, 1, 2), _int(rng, 1, 12), _int(rng, 1, 12), _int(rng, 1, 8), _int(rng, 1, 8)
+    win = _window(rng, h, w)
+    (kh, kw), (oh, ow) = win["k"], win["out"]
+    in_scale, w_scales = _scale(rng), _w_scales(rng, cout)  # per output channel, quantized_dimension 0
+    depth = kh * kw * cin
+    weights = _weights(rng, (cout, kh, kw, cin), 0, int4)
+    # TFLite Micro's 16x8 CONV_2D accumulates in int32 when the bias is int32 (conv.cc)
+    int32_bias = act == "int16" and rng.random() < 0.3
     tensors = [
-        TensorDef("x", act, (n, h, w, cin), in_scale, _zp(rng, act)),
-        TensorDef("w", "int4" if int4 else "int8", weights.shape, w_scales, [0] * cout, 0, weights),
-        _bias(rng, act, cout, in_scale, w_scales, bias),
-        TensorDef("y", act, (n, oh, ow, cout), out_scale, _zp(rng, act)),
+        TensorDef("input", act, (n, h, w, cin), in_scale, _zp(rng, act)),
+        TensorDef("filter", "int4" if int4 else "int8", weights.shape, w_scales, [0] * cout, 0, weights),
+        _bias(rng, act, in_scale, w_scales, cout, depth, int32_bias),
+        TensorDef("output", act, (n, oh, ow, cout), _out_scale(rng, in_scale, w_scales, depth), _zp(rng, act)),
     ]
     opts = {
-        "padding": pad,
-        "stride_h": s[0],
-        "stride_w": s[1],
-        "dilation_h_factor": d[0],
-        "dilation_w_factor": d[1],
-        "fused_activation_function": str(rng.choice(ACTIVATIONS)),
+        "padding": win["padding"],
+        "stride_h": win["s"][0],
+        "stride_w": win["s"][1],
+        "dilation_h_factor": win["d"][0],
+        "dilation_w_factor": win["d"][1],
+        "fused_activation_function": _act(rng),
     }
-    return _single("CONV_2D", tensors, [0, 1, 2], [3], opts, opts | {"shape": (n, h, w, cin), "k": k}, rng)
+    info = opts | {"input": (n, h, w, cin), "filter": weights.shape, "act": act, "int4": int4}
+    return _single("CONV_2D", tensors, [0, 1, 2], opts, info, rng)
 
 
-def depthwise_conv_2d(rng, int4: bool = False, act: str = "int8") -> Case:
-    n, h, w, cin, m = (int(rng.integers(a, b)) for a, b in ((1, 3), (1, 9), (1, 9), (1, 5), (1, 4)))
+def depthwise_conv_2d(rng: np.random.Generator, int4: bool = False, act: str = "int8") -> Case:
+    n, h, w, cin, m = _int(rng, 1, 2), _int(rng, 1, 12), _int(rng, 1, 12), _int(rng, 1, 8), _int(rng, 1, 3)
     cout = cin * m
-    k, s, d, pad, oh, ow = _window(rng, h, w, True)
-    in_scale, w_scales = _scale(rng), [_scale(rng, 1e-3, 2e-2) for _ in range(cout)]
-    out_scale = float(np.float32(in_scale * np.median(w_scales) * k[0] * k[1] * rng.uniform(5, 60)))
-    weights = _weights(rng, (1, k[0], k[1], cout), int4)
-    bias = rng.integers(-(2**14), 2**14, size=cout).astype(np.int32)
+    win = _window(rng, h, w)
+    (kh, kw), (oh, ow) = win["k"], win["out"]
+    in_scale, w_scales = _scale(rng), _w_scales(rng, cout)  # per output channel, quantized_dimension 3
+    weights = _weights(rng, (1, kh, kw, cout), 3, int4)
     tensors = [
-        TensorDef("x", act, (n, h, w, cin), in_scale, _zp(rng, act)),
-        TensorDef("w", "int4" if int4 else "int8", weights.shape, w_scales, [0] * cout, 3, weights),
-        _bias(rng, act, cout, in_scale, w_scales, bias, allow_int32=False),
-        TensorDef("y", act, (n, oh, ow, cout), out_scale, _zp(rng, act)),
+        TensorDef("input", act, (n, h, w, cin), in_scale, _zp(rng, act)),
+        TensorDef("filter", "int4" if int4 else "int8", weights.shape, w_scales, [0] * cout, 3, weights),
+        # TFLite Micro's 16x8 DEPTHWISE_CONV_2D reads an int64 bias only (depthwise_conv.cc)
+        _bias(rng, act, in_scale, w_scales, cout, kh * kw),
+        TensorDef("output", act, (n, oh, ow, cout), _out_scale(rng, in_scale, w_scales, kh * kw), _zp(rng, act)),
     ]
     opts = {
-        "padding": pad,
-        "stride_h": s[0],
-        "stride_w": s[1],
-        "dilation_h_factor": d[0],
-        "dilation_w_factor": d[1],
+        "padding": win["padding"],
+        "stride_h": win["s"][0],
+        "stride_w": win["s"][1],
+        "dilation_h_factor": win["d"][0],
+        "dilation_w_factor": win["d"][1],
+        # TFLite Micro's reference kernel takes the multiplier from the options: it must be right
         "depth_multiplier": m,
-        "fused_activation_function": str(rng.choice(ACTIVATIONS)),
+        "fused_activation_function": _act(rng),
     }
-    return _single("DEPTHWISE_CONV_2D", tensors, [0, 1, 2], [3], opts, opts | {"shape": (n, h, w, cin)}, rng)
+    info = opts | {"input": (n, h, w, cin), "filter": weights.shape, "act": act, "int4": int4}
+    return _single("DEPTHWISE_CONV_2D", tensors, [0, 1, 2], opts, info, rng)
 
 
-def fully_connected(rng, int4: bool = False, act: str = "int8") -> Case:
-    batch, depth, units = int(rng.integers(1, 4)), int(rng.integers(1, 40)), int(rng.integers(1, 9))
-    per_channel = bool(rng.integers(0, 2)) and not int4  # TFLite Micro: int4 FULLY_CONNECTED is per-tensor only
-    in_scale = _scale(rng)
-    w_scales = [_scale(rng, 1e-3, 2e-2) for _ in range(units if per_channel else 1)]
-    out_scale = float(np.float32(in_scale * np.median(w_scales) * np.sqrt(depth) * rng.uniform(20, 120)))
-    weights = _weights(rng, (units, depth), int4)
-    with_bias = bool(rng.integers(0, 4))
+def fully_connected(rng: np.random.Generator, int4: bool = False, act: str = "int8") -> Case:
+    """[batch, depth] input, or [batch, time, depth] with keep_num_dims (output [batch, time, units]) or without
+    (output [batch * time, units]); per-tensor or per-channel weights (TFLite Micro refuses per-channel int4
+    weights: fully_connected_common.cc); the bias may be absent (input -1)."""
+    lead = (_int(rng, 1, 2),) if rng.random() < 0.7 else (_int(rng, 1, 2), _int(rng, 1, 6))
+    depth, units = _int(rng, 1, 32), _int(rng, 1, 12)
+    keep = len(lead) > 1 and bool(rng.random() < 0.5)
+    per_channel = not int4 and bool(rng.random() < 0.5)
+    in_scale, w_scales = _scale(rng), _w_scales(rng, units if per_channel else 1)
+    weights = _weights(rng, (units, depth), 0, int4)
+    with_bias = bool(rng.random() < 0.8)
+    int32_bias = act == "int16" and rng.random() < 0.3  # fully_connected.cc: 16x8 with an int32 bias
+    rows = int(np.prod(lead))
+    out_shape = (*lead, units) if keep else (rows, units)
     tensors = [
-        TensorDef("x", act, (batch, depth), in_scale, _zp(rng, act)),
-        TensorDef("w", "int4" if int4 else "int8", weights.shape, w_scales, [0] * len(w_scales), 0, weights),
-        _bias(rng, act, units, in_scale, w_scales, rng.integers(-(2**14), 2**14, size=units).astype(np.int32)),
-        TensorDef("y", act, (batch, units), out_scale, _zp(rng, act)),
+        TensorDef("input", act, (*lead, depth), in_scale, _zp(rng, act)),
+        TensorDef("weights", "int4" if int4 else "int8", weights.shape, w_scales, [0] * len(w_scales), 0, weights),
+        _bias(rng, act, in_scale, w_scales, units, depth, int32_bias),
+        TensorDef("output", act, out_shape, _out_scale(rng, in_scale, w_scales, depth), _zp(rng, act)),
     ]
-    opts = {"fused_activation_function": str(rng.choice(ACTIVATIONS))}
-    inputs = [0, 1, 2] if with_bias else [0, 1, -1]
-    info = opts | {"per_channel": per_channel, "bias": with_bias, "shape": (batch, depth, units), "act": act}
-    return _single("FULLY_CONNECTED", tensors, inputs, [3], opts, info, rng)
+    opts = {"fused_activation_function": _act(rng), "keep_num_dims": keep}
+    info = opts | {
+        "shape": (rows, depth, units),
+        "input": (*lead, depth),
+        "per_channel": per_channel,
+        "bias": with_bias,
+        "act": act,
+        "int4": int4,
+    }
+    return _single("FULLY_CONNECTED", tensors, [0, 1, 2 if with_bias else -1], opts, info, rng)
 
 
-def _broadcast_shapes(rng):
-    shape = (1, int(rng.integers(1, 5)), int(rng.integers(1, 5)), int(rng.integers(1, 6)))
-    other = [shape, (shape[-1],), (1, 1, 1, shape[-1]), (1, shape[1], 1, 1), ()][int(rng.integers(0, 5))]
-    return (shape, other) if rng.integers(0, 2) else (other, shape), shape
+# ------------------------------------------------------------------------------------------ elementwise
 
 
-def _binary(op: str, rng, dtype: str = "int8") -> Case:
-    (sa, sb), out = _broadcast_shapes(rng)
-    scales = [_scale(rng, 1e-2, 1.0) for _ in range(3)]
-    if dtype == "int16":
-        scales = [s / 256 for s in scales]
+def _broadcast_pair(rng: np.random.Generator) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """Two shapes that broadcast as NumPy does (TFLite Micro: up to 4-D), and the result."""
+    n, h, w, c = _int(rng, 1, 2), _int(rng, 1, 8), _int(rng, 1, 8), _int(rng, 1, 8)
+    full = (n, h, w, c)
+    kind = _pick(rng, ("same", "channel", "channel4", "scalar", "row", "cross", "rank2", "rank3"))
+    if kind == "same":
+        a, b = full, full
+    elif kind == "channel":  # a per-channel vector, as a bias or a scale is added or multiplied
+        a, b = full, (c,)
+    elif kind == "channel4":
+        a, b = full, (1, 1, 1, c)
+    elif kind == "scalar":
+        a, b = full, ()
+    elif kind == "row":
+        a, b = full, (1, h, 1, 1)
+    elif kind == "cross":  # both sides broadcast
+        a, b = (n, h, 1, c), (1, 1, w, c)
+    elif kind == "rank2":
+        a, b = (h, c), (1, c)
+    else:
+        a, b = (n, h, c), (h, 1)
+    if rng.random() < 0.5:
+        a, b = b, a
+    return a, b, tuple(np.broadcast_shapes(a, b))
+
+
+def _binary(op: str, rng: np.random.Generator, dtype: str = "int8") -> Case:
+    """ADD, SUB or MUL with broadcasting; one operand is sometimes a constant, as a converter folds it."""
+    sa, sb, out = _broadcast_pair(rng)
+    lo, hi = (1e-3, 1.0) if dtype == "int8" else (3e-5, 3e-2)
+    a_scale, b_scale = _scale(rng, lo, hi), _scale(rng, lo, hi)
     if op == "MUL":
-        scales[2] = float(np.float32(scales[0] * scales[1] * rng.uniform(20, 200) * (256 if dtype == "int16" else 1)))
+        top = 127.0 if dtype == "int8" else 32767.0
+        o_scale = _f32(a_scale * b_scale * top * 10 ** rng.uniform(-0.5, 2.0))
+    else:
+        o_scale = _f32(max(a_scale, b_scale) * 10 ** rng.uniform(-0.5, 0.8))
+    const_b = bool(rng.random() < 0.3)
     tensors = [
-        TensorDef("a", dtype, sa, scales[0], _zp(rng, dtype)),
-        TensorDef("b", dtype, sb, scales[1], _zp(rng, dtype)),
-        TensorDef("y", dtype, out, scales[2], _zp(rng, dtype)),
+        TensorDef("a", dtype, sa, a_scale, _zp(rng, dtype)),
+        TensorDef("b", dtype, sb, b_scale, _zp(rng, dtype), data=_values(rng, sb, dtype) if const_b else None),
+        TensorDef("output", dtype, out, o_scale, _zp(rng, dtype)),
     ]
-    opts = {"fused_activation_function": str(rng.choice(ACTIVATIONS))}
+    opts = {"fused_activation_function": _act(rng)}
     if dtype == "int16" and op != "MUL":
-        opts["pot_scale_int16"] = False  # the general 16-bit form (the schema's default is the power-of-two one)
-    return _single(op, tensors, [0, 1], [2], opts, opts | {"shapes": (sa, sb)}, rng, data_inputs=[0, 1])
+        opts["pot_scale_int16"] = False  # the general 16-bit form, as converters write it for int16 models
+    info = opts | {"shapes": (sa, sb), "const_b": const_b, "dtype": dtype}
+    return _single(op, tensors, [0, 1], opts, info, rng)
 
 
-def mean(rng, dtype: str = "int8") -> Case:
-    shape = (int(rng.integers(1, 3)), int(rng.integers(1, 7)), int(rng.integers(1, 7)), int(rng.integers(1, 5)))
-    axes = [[1, 2], [2, 1], [1], [2], [3], [1, 2, 3], [-1]][int(rng.integers(0, 7))]
-    keep = bool(rng.integers(0, 2))
-    resolved = sorted({a % 4 for a in axes})
-    out = tuple(1 if i in resolved else d for i, d in enumerate(shape) if keep or i not in resolved)
+def mean(rng: np.random.Generator, dtype: str = "int8") -> Case:
+    """MEAN over [1, 2] of NHWC (global average pooling), over time of [batch, time, channels], and other axis
+    sets (negative ones too), keep_dims or not; TFLite Micro's int8/int16 MEAN reduces any axes (reduce_common.cc)."""
+    rank = _pick(rng, (4, 4, 3, 2))
+    shape = (_int(rng, 1, 2), *_dims(rng, rank - 1, 1, 8))
+    axes = list(
+        _pick(
+            rng,
+            {
+                4: ([1, 2], [1, 2], [2, 1], [1], [2], [3], [-1], [1, 2, 3], [0, 1, 2, 3], [-3, -2]),
+                3: ([1], [1], [-2], [2], [1, 2], [0, 1]),
+                2: ([1], [-1], [0], [0, 1]),
+            }[rank],
+        )
+    )
+    keep = bool(rng.random() < 0.5)
+    reduced = {a % rank for a in axes}
+    out = tuple(1 if i in reduced else d for i, d in enumerate(shape) if keep or i not in reduced)
     tensors = [
-        TensorDef("x", dtype, shape, _scale(rng), _zp(rng, dtype)),
-        TensorDef("axes", "int32", (len(axes),), data=np.array(axes, dtype=np.int32)),
-        TensorDef("y", dtype, out, _scale(rng), _zp(rng, dtype)),
+        TensorDef("input", dtype, shape, _act_scale(rng, dtype), _zp(rng, dtype)),
+        _const_i32("axes", axes),
+        TensorDef("output", dtype, out, _act_scale(rng, dtype), _zp(rng, dtype)),
     ]
-    info = {"axes": axes, "keep_dims": keep, "shape": shape}
-    return _single("MEAN", tensors, [0, 1], [2], {"keep_dims": keep}, info, rng)
+    info = {"input": shape, "axes": axes, "keep_dims": keep, "dtype": dtype}
+    return _single("MEAN", tensors, [0, 1], {"keep_dims": keep}, info, rng)
 
 
-def _pool(op: str, rng, dtype: str = "int8") -> Case:
-    shape = (1, int(rng.integers(1, 9)), int(rng.integers(1, 9)), int(rng.integers(1, 5)))
-    while True:
-        k = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
-        s = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
-        pad = str(rng.choice(["SAME", "VALID"]))
-        oh, ow = _out_size(shape[1], k[0], s[0], 1, pad), _out_size(shape[2], k[1], s[1], 1, pad)
-        if oh >= 1 and ow >= 1:
-            break
-    scale, zp = _scale(rng), _zp(rng, dtype)
-    tensors = [TensorDef("x", dtype, shape, scale, zp), TensorDef("y", dtype, (1, oh, ow, shape[3]), scale, zp)]
+def _pool(op: str, rng: np.random.Generator, dtype: str = "int8") -> Case:
+    """AVERAGE_POOL_2D / MAX_POOL_2D: TFLite Micro requires the output's scale and zero point to be the input's
+    (pooling_common.cc)."""
+    n, h, w, c = _int(rng, 1, 2), _int(rng, 1, 12), _int(rng, 1, 12), _int(rng, 1, 8)
+    win = _window(rng, h, w, dilated=False)
+    (kh, kw), (oh, ow) = win["k"], win["out"]
+    scale, zp = _act_scale(rng, dtype), _zp(rng, dtype)
+    tensors = [
+        TensorDef("input", dtype, (n, h, w, c), scale, zp),
+        TensorDef("output", dtype, (n, oh, ow, c), scale, zp),
+    ]
     opts = {
-        "padding": pad,
-        "stride_h": s[0],
-        "stride_w": s[1],
-        "filter_height": k[0],
-        "filter_width": k[1],
-        "fused_activation_function": str(rng.choice(ACTIVATIONS)),
+        "padding": win["padding"],
+        "stride_h": win["s"][0],
+        "stride_w": win["s"][1],
+        "filter_height": kh,
+        "filter_width": kw,
+        "fused_activation_function": _act(rng),
     }
-    return _single(op, tensors, [0], [1], opts, opts | {"shape": shape}, rng)
+    return _single(op, tensors, [0], opts, opts | {"input": (n, h, w, c), "dtype": dtype}, rng)
 
 
-def _same_quant_pair(rng, shape_in, shape_out):
-    scale, zp = _scale(rng), _zp(rng)
-    return TensorDef("x", "int8", shape_in, scale, zp), TensorDef("y", "int8", shape_out, scale, zp)
+# ----------------------------------------------------------------------------------------- data movement
 
 
-def reshape(rng) -> Case:
-    dims = [int(rng.integers(1, 5)) for _ in range(int(rng.integers(1, 5)))]
-    size = int(np.prod(dims))
-    out = [size] if rng.integers(0, 2) else [1, size]
-    x, y = _same_quant_pair(rng, tuple(dims), tuple(out))
-    shape_t = TensorDef("shape", "int32", (len(out),), data=np.array(out, dtype=np.int32))
-    return _single("RESHAPE", [x, shape_t, y], [0, 1], [2], {"new_shape": out}, {"from": dims, "to": out}, rng)
-
-
-def squeeze(rng) -> Case:
-    shape = (1, int(rng.integers(1, 5)), 1, int(rng.integers(1, 5)))
-    dims = [[0, 2], [2], [0]][int(rng.integers(0, 3))]
-    out = tuple(d for i, d in enumerate(shape) if i not in dims)
-    x, y = _same_quant_pair(rng, shape, out)
-    return _single("SQUEEZE", [x, y], [0], [1], {"squeeze_dims": dims}, {"dims": dims}, rng)
-
-
-def pad(rng) -> Case:
-    shape = tuple(int(rng.integers(1, 5)) for _ in range(int(rng.integers(1, 5))))
-    pads = rng.integers(0, 3, size=(len(shape), 2)).astype(np.int32)
-    out = tuple(d + int(p.sum()) for d, p in zip(shape, pads, strict=True))
-    x, y = _same_quant_pair(rng, shape, out)
-    p = TensorDef("paddings", "int32", pads.shape, data=pads)
-    return _single("PAD", [x, p, y], [0, 1], [2], {}, {"shape": shape, "pads": pads.tolist()}, rng)
-
-
-def strided_slice(rng) -> Case:
-    shape = tuple(int(rng.integers(1, 7)) for _ in range(int(rng.integers(1, 5))))
-    rank = len(shape)
-    begin = [int(rng.integers(-d, d)) for d in shape]
-    end = [int(rng.integers(-d, d + 1)) for d in shape]
-    strides = [int(rng.choice([1, 1, 2, 3, -1, -2])) for _ in shape]
-    begin_mask, end_mask = int(rng.integers(0, 1 << rank)), int(rng.integers(0, 1 << rank))
-    shrink = int(rng.integers(0, 1 << rank)) if rng.random() < 0.3 else 0
-    sizes, keep = [], []
-    for a, d in enumerate(shape):
-        st = strides[a]
-        if shrink >> a & 1:
-            b0 = begin[a] + d if begin[a] < 0 else begin[a]
-            if not 0 <= b0 < d:
-                return strided_slice(rng)
-            strides[a] = 1
-            continue
-        b0 = (0 if st > 0 else d - 1) if begin_mask >> a & 1 else (begin[a] + d if begin[a] < 0 else begin[a])
-        e0 = (d if st > 0 else -1) if end_mask >> a & 1 else (end[a] + d if end[a] < 0 else end[a])
-        b0 = min(max(b0, 0), d) if st > 0 else min(max(b0, -1), d - 1)
-        e0 = min(max(e0, 0), d) if st > 0 else min(max(e0, -1), d - 1)
-        n = max(0, -(-(e0 - b0) // st)) if st > 0 else max(0, -(-(b0 - e0) // -st))
-        if n == 0:
-            return strided_slice(rng)
-        sizes.append(n)
-        keep.append(a)
-    if not sizes:
-        return strided_slice(rng)
-    x, y = _same_quant_pair(rng, shape, tuple(sizes))
-    consts = [
-        TensorDef(nm, "int32", (rank,), data=np.array(v, dtype=np.int32))
-        for nm, v in (("begin", begin), ("end", end), ("strides", strides))
+def _same_quant(rng: np.random.Generator, in_shape, out_shape, dtype: str = "int8") -> list[TensorDef]:
+    """Input and output with one scale and zero point: converters give data-movement operators the same
+    quantisation on both sides, and TFLite Micro's kernels copy bytes without rescaling."""
+    scale, zp = _scale(rng), _zp(rng, dtype)
+    return [
+        TensorDef("input", dtype, tuple(in_shape), scale, zp),
+        TensorDef("output", dtype, tuple(out_shape), scale, zp),
     ]
+
+
+def _factor(rng: np.random.Generator, size: int, rank: int) -> list[int]:
+    """A random shape of ``rank`` dimensions holding ``size`` elements."""
+    dims = [1] * rank
+    rest = size
+    for p in range(2, size + 1):
+        while rest % p == 0:
+            dims[int(rng.integers(0, rank))] *= p
+            rest //= p
+    return dims
+
+
+def reshape(rng: np.random.Generator) -> Case:
+    """The output tensor holds the shape (TFLite Micro reads it, reshape_common.cc); the shape input may have one
+    -1, as a converter leaves a dynamic batch; new_shape in the options or not; rarely the one-input form."""
+    src = _dims(rng, _int(rng, 1, 4), 1, 6)
+    size = int(np.prod(src))
+    dst = _factor(rng, size, _int(rng, 1, 4))
+    x, y = _same_quant(rng, src, dst)
+    shape_values = list(dst)
+    if rng.random() < 0.3:
+        shape_values[int(rng.integers(0, len(dst)))] = -1
+    form = _pick(rng, ("tensor", "tensor", "tensor+options", "options"))
+    opts = {"new_shape": shape_values} if form != "tensor" else {}
+    if form == "options":
+        tensors, inputs = [x, y], [0]
+    else:
+        tensors, inputs = [x, _const_i32("shape", shape_values), y], [0, 1]
+    info = {"from": src, "to": dst, "shape_values": shape_values, "form": form}
+    return _single("RESHAPE", tensors, inputs, opts, info, rng)
+
+
+def squeeze(rng: np.random.Generator) -> Case:
+    """Drop unit dimensions: the listed ones (negative indices too), or all when squeeze_dims is empty."""
+    while True:
+        shape = tuple(_pick(rng, (1, 1, _int(rng, 2, 6))) for _ in range(_int(rng, 2, 4)))
+        units = [i for i, d in enumerate(shape) if d == 1]
+        if units and len(units) < len(shape):
+            break
+    rank = len(shape)
+    if rng.random() < 0.2:
+        dims: list[int] = []
+        gone = set(units)
+    else:
+        chosen = sorted(int(i) for i in rng.choice(units, size=_int(rng, 1, len(units)), replace=False))
+        dims = [i - rank if rng.random() < 0.3 else i for i in chosen]
+        gone = set(chosen)
+    out = tuple(d for i, d in enumerate(shape) if i not in gone)
+    return _single(
+        "SQUEEZE", _same_quant(rng, shape, out), [0], {"squeeze_dims": dims}, {"input": shape, "dims": dims}, rng
+    )
+
+
+def pad(rng: np.random.Generator) -> Case:
+    """Pad with the output zero point (TFLite Micro: pad.cc); int32 paddings [rank, 2], constant (pad_common.cc)."""
+    shape = _dims(rng, _int(rng, 1, 4), 1, 6)
+    pads = rng.integers(0, 4, size=(len(shape), 2)).astype(np.int32)
+    if len(shape) == 4 and rng.random() < 0.5:  # the usual image padding: height and width only
+        pads[0] = pads[3] = 0
+    out = tuple(d + int(p.sum()) for d, p in zip(shape, pads, strict=True))
+    x, y = _same_quant(rng, shape, out)
+    p = TensorDef("paddings", "int32", pads.shape, data=pads)
+    return _single("PAD", [x, p, y], [0, 1], {}, {"input": shape, "paddings": pads.tolist()}, rng)
+
+
+def _slice_extent(dim: int, begin: int, end: int, stride: int, masked_begin: bool, masked_end: bool) -> int:
+    """Elements of one axis a strided slice takes (TFLite's strided_slice_logic: negative indices count from
+    the end, then clamp to [0, dim] going forward, [-1, dim - 1] going backward; a mask takes the whole side)."""
+    if masked_begin:
+        start = 0 if stride > 0 else dim - 1
+    else:
+        start = begin + dim if begin < 0 else begin
+        start = min(max(start, 0), dim) if stride > 0 else min(max(start, -1), dim - 1)
+    if masked_end:
+        stop = dim if stride > 0 else -1
+    else:
+        stop = end + dim if end < 0 else end
+        stop = min(max(stop, 0), dim) if stride > 0 else min(max(stop, -1), dim - 1)
+    span = stop - start if stride > 0 else start - stop
+    return max(0, -(-span // abs(stride)))
+
+
+def strided_slice(rng: np.random.Generator) -> Case:
+    """Begin/end (out of range and negative too), strides -3..3 (not 0), begin/end masks and shrink_axis_mask.
+    TFLite Micro ignores ellipsis_mask, new_axis_mask and offset (strided_slice_common.cc sets the masks to 0),
+    so they are never set; a shrunk axis takes one in-range index with stride 1 and no mask bits, as converters
+    write x[:, i]; input rank at most 4 (strided_slice_common.cc)."""
+    while True:
+        shape = _dims(rng, _int(rng, 1, 4), 1, 8)
+        begin, end, strides, out = [], [], [], []
+        begin_mask = end_mask = shrink = 0
+        for a, dim in enumerate(shape):
+            if rng.random() < 0.15:
+                shrink |= 1 << a
+                i = _int(rng, 0, dim - 1)
+                begin.append(i - dim if rng.random() < 0.5 else i)
+                end.append(begin[-1] + 1)
+                strides.append(1)
+                continue
+            st = _pick(rng, (1, 1, 1, 2, 3, -1, -2, -3))
+            b, e = _int(rng, -dim - 1, dim + 1), _int(rng, -dim - 1, dim + 1)
+            mb, me = bool(rng.random() < 0.25), bool(rng.random() < 0.25)
+            begin_mask |= mb << a
+            end_mask |= me << a
+            begin.append(b)
+            end.append(e)
+            strides.append(st)
+            out.append(_slice_extent(dim, b, e, st, mb, me))
+        if out and all(out):  # a non-empty result of rank >= 1
+            break
+    x, y = _same_quant(rng, shape, out)
+    consts = [_const_i32("begin", begin), _const_i32("end", end), _const_i32("strides", strides)]
     opts = {"begin_mask": begin_mask, "end_mask": end_mask, "shrink_axis_mask": shrink}
-    info = opts | {"shape": shape, "begin": begin, "end": end, "strides": strides}
-    return _single("STRIDED_SLICE", [x, *consts, y], [0, 1, 2, 3], [4], opts, info, rng)
+    info = opts | {"input": shape, "begin": begin, "end": end, "strides": strides, "output": tuple(out)}
+    return _single("STRIDED_SLICE", [x, *consts, y], [0, 1, 2, 3], opts, info, rng)
 
 
-def concatenation(rng) -> Case:
-    rank = int(rng.integers(1, 5))
-    base = [int(rng.integers(1, 4)) for _ in range(rank)]
-    axis = int(rng.integers(-rank, rank))
-    count = int(rng.integers(1, 4))
+def concatenation(rng: np.random.Generator) -> Case:
+    """1-4 inputs along any axis (negative too). TFLite Micro requires every int8 input to have the output's
+    scale and zero point, and no fused activation (concatenation.cc); an input is sometimes a constant."""
+    rank = _int(rng, 1, 4)
+    base = list(_dims(rng, rank, 1, 5))
+    axis = _int(rng, -rank, rank - 1)
+    count = _int(rng, 1, 4)
     parts = []
     for _ in range(count):
         s = list(base)
-        s[axis] = int(rng.integers(1, 4))
+        s[axis] = _int(rng, 1, 4)
         parts.append(tuple(s))
     out = list(base)
     out[axis] = sum(p[axis] for p in parts)
     scale, zp = _scale(rng), _zp(rng)
-    tensors = [TensorDef(f"x{i}", "int8", p, scale, zp) for i, p in enumerate(parts)]
-    tensors.append(TensorDef("y", "int8", tuple(out), scale, zp))
-    model = build_model(
-        tensors, [OpDef("CONCATENATION", list(range(count)), [count], {"axis": axis})], list(range(count)), [count]
-    )
-    return Case("CONCATENATION", model, [_data(rng, p) for p in parts], {"parts": parts, "axis": axis})
+    constant = int(rng.integers(0, count)) if count > 1 and rng.random() < 0.25 else -1
+    tensors = [
+        TensorDef(f"input{i}", "int8", p, scale, zp, data=_values(rng, p) if i == constant else None)
+        for i, p in enumerate(parts)
+    ]
+    tensors.append(TensorDef("output", "int8", tuple(out), scale, zp))
+    opts = {"axis": axis, "fused_activation_function": "NONE"}
+    info = {"parts": parts, "axis": axis, "constant": constant}
+    return _single("CONCATENATION", tensors, list(range(count)), opts, info, rng)
 
 
-def transpose(rng) -> Case:
-    shape = tuple(int(rng.integers(1, 5)) for _ in range(int(rng.integers(1, 5))))
+def transpose(rng: np.random.Generator) -> Case:
+    """Any permutation of rank 1-4 (TFLite Micro: at most 5, a constant perm; transpose_common.cc)."""
+    shape = _dims(rng, _int(rng, 1, 4), 1, 6)
     perm = [int(v) for v in rng.permutation(len(shape))]
-    x, y = _same_quant_pair(rng, shape, tuple(shape[p] for p in perm))
-    p = TensorDef("perm", "int32", (len(perm),), data=np.array(perm, dtype=np.int32))
-    return _single("TRANSPOSE", [x, p, y], [0, 1], [2], {}, {"shape": shape, "perm": perm}, rng)
+    tensors = [*_same_quant(rng, shape, [shape[p] for p in perm])]
+    tensors.insert(1, _const_i32("perm", perm))
+    return _single("TRANSPOSE", tensors, [0, 1], {}, {"input": shape, "perm": perm}, rng)
 
 
-def softmax(rng) -> Case:
-    rows, n = int(rng.integers(1, 6)), int(rng.integers(1, 40))
-    int16_out = bool(rng.random() < 0.3)
+# ---------------------------------------------------------------------------------------------- activations
+
+
+def softmax(rng: np.random.Generator) -> Case:
+    """Over the last axis; int8 output at 1/256, zero point -128, or (rarely) int16 at 1/65536, zero point -32768:
+    TFLite Micro checks both (softmax_common.cc). Random beta."""
+    shape = _dims(rng, _int(rng, 1, 4), 1, 6)
+    shape = (*shape[:-1], _int(rng, 1, 12))
+    int16_out = bool(rng.random() < 0.2)
     out = ("int16", 1 / 65536, -32768) if int16_out else ("int8", 1 / 256, -128)
-    beta = float(np.float32(rng.uniform(0.3, 2.0)))
+    beta = _f32(rng.uniform(0.1, 2.0)) if rng.random() < 0.7 else 1.0
     tensors = [
-        TensorDef("x", "int8", (rows, n), _scale(rng, 1e-2, 0.5), _zp(rng)),
-        TensorDef("y", out[0], (rows, n), out[1], out[2]),
+        TensorDef("input", "int8", shape, _scale(rng, 1e-3, 0.5), _zp(rng)),
+        TensorDef("output", out[0], shape, out[1], out[2]),
     ]
-    return _single("SOFTMAX", tensors, [0], [1], {"beta": beta}, {"beta": beta, "out": out[0]}, rng)
+    return _single("SOFTMAX", tensors, [0], {"beta": beta}, {"input": shape, "beta": beta, "out": out[0]}, rng)
 
 
-def _unary(op: str, rng, out_scale=None, out_zp=None, options=None, dtype: str = "int8") -> Case:
-    shape = tuple(int(rng.integers(1, 6)) for _ in range(int(rng.integers(1, 4))))
-    in_scale, in_zp = _scale(rng, 1e-2, 0.5), _zp(rng, dtype)
-    o_scale = _scale(rng, 1e-2, 0.5) if out_scale is None else out_scale
-    o_zp = _zp(rng, dtype) if out_zp is None else out_zp
-    tensors = [TensorDef("x", dtype, shape, in_scale, in_zp), TensorDef("y", dtype, shape, o_scale, o_zp)]
-    return _single(op, tensors, [0], [1], options or {}, {"in": (in_scale, in_zp), **(options or {})}, rng)
+def _unary(op: str, rng: np.random.Generator, out_q=None, options=None, dtype: str = "int8", info=None) -> Case:
+    shape = (_int(rng, 1, 2), *_dims(rng, _int(rng, 0, 3), 1, 8))
+    lo, hi = (1e-3, 1.0) if dtype == "int8" else (3e-5, 3e-3)
+    in_scale, in_zp = _scale(rng, lo, hi), _zp(rng, dtype)
+    o_scale, o_zp = out_q if out_q is not None else (_scale(rng, lo, hi), _zp(rng, dtype))
+    tensors = [TensorDef("input", dtype, shape, in_scale, in_zp), TensorDef("output", dtype, shape, o_scale, o_zp)]
+    details = {"input": shape, "in_q": (in_scale, in_zp), "out_q": (o_scale, o_zp), "dtype": dtype}
+    return _single(op, tensors, [0], options or {}, details | (options or {}) | (info or {}), rng)
 
 
-def relu6(rng) -> Case:
-    shape = (int(rng.integers(1, 5)), int(rng.integers(1, 9)))
-    x, y = _same_quant_pair(rng, shape, shape)
-    x.scale = y.scale = _scale(rng, 1e-2, 0.1)
-    return _single("RELU6", [x, y], [0], [1], {}, {"scale": x.scale, "zp": x.zero_point}, rng)
+def logistic(rng: np.random.Generator) -> Case:
+    """Output 1/256, zero point -128: TFLite Micro checks the zero point and assumes the scale (logistic_common.cc)."""
+    return _unary("LOGISTIC", rng, (1 / 256, -128))
 
 
-def quantize(rng) -> Case:
-    kind = int(rng.integers(0, 3))
-    src, dst = [("int8", "int8"), ("int8", "int16"), ("int16", "int8")][kind]
-    shape = (int(rng.integers(1, 4)), int(rng.integers(1, 9)))
+def tanh(rng: np.random.Generator) -> Case:
+    """Output 1/128, zero point 0: assumed, not checked, by TFLite Micro's int8 TANH (tanh.cc)."""
+    return _unary("TANH", rng, (1 / 128, 0))
+
+
+def relu(rng: np.random.Generator, dtype: str = "int8") -> Case:
+    """Input and output quantised apart: TFLite Micro rescales (activations_common.cc)."""
+    return _unary("RELU", rng, dtype=dtype)
+
+
+def relu6(rng: np.random.Generator) -> Case:
+    """One quantisation for input and output: TFLite Micro's int8 RELU6 clamps the input's values without
+    rescaling (activations_common.cc)."""
+    shape = (_int(rng, 1, 2), *_dims(rng, _int(rng, 0, 3), 1, 8))
+    tensors = _same_quant(rng, shape, shape)
+    tensors[0].scale = tensors[1].scale = _scale(rng, 3e-3, 0.2)  # 6.0 within or beyond the int8 range
+    info = {"input": shape, "q": (tensors[0].scale, tensors[0].zero_point)}
+    return _single("RELU6", tensors, [0], {}, info, rng)
+
+
+def leaky_relu(rng: np.random.Generator, dtype: str = "int8") -> Case:
+    alpha = _f32(rng.uniform(0.01, 0.5)) if rng.random() < 0.8 else _pick(rng, (0.2, 0.3))
+    return _unary("LEAKY_RELU", rng, options={"alpha": alpha}, dtype=dtype)
+
+
+def quantize(rng: np.random.Generator) -> Case:
+    """Requantisation int8 -> int8, int8 -> int16 and int16 -> int8 (int16 zero point 0)."""
+    src, dst = _pick(rng, (("int8", "int8"), ("int8", "int16"), ("int16", "int8")))
+    shape = (_int(rng, 1, 2), *_dims(rng, _int(rng, 0, 3), 1, 8))
     tensors = [
-        TensorDef("x", src, shape, _scale(rng, 1e-3, 0.5), _zp(rng, src)),
-        TensorDef("y", dst, shape, _scale(rng, 1e-3, 0.5), _zp(rng, dst)),
+        TensorDef("input", src, shape, _act_scale(rng, src), _zp(rng, src)),
+        TensorDef("output", dst, shape, _act_scale(rng, dst), _zp(rng, dst)),
     ]
-    return _single("QUANTIZE", tensors, [0], [1], {}, {"from": src, "to": dst}, rng)
+    return _single("QUANTIZE", tensors, [0], {}, {"from": src, "to": dst, "input": shape}, rng)
 
 
-def dequantize(rng) -> Case:
-    shape = (int(rng.integers(1, 4)), int(rng.integers(1, 9)))
-    tensors = [TensorDef("x", "int8", shape, _scale(rng), _zp(rng)), TensorDef("y", "float32", shape)]
-    return _single("DEQUANTIZE", tensors, [0], [1], {}, {}, rng)
+def dequantize(rng: np.random.Generator) -> Case:
+    """int8 -> float32 (a model's float output)."""
+    shape = (_int(rng, 1, 2), *_dims(rng, _int(rng, 0, 3), 1, 8))
+    tensors = [TensorDef("input", "int8", shape, _scale(rng), _zp(rng)), TensorDef("output", "float32", shape)]
+    return _single("DEQUANTIZE", tensors, [0], {}, {"input": shape}, rng)
 
 
-CASES: dict[str, Callable[[np.random.Generator], Case]] = {
+CASES: dict[str, CaseMaker] = {
     "CONV_2D": conv_2d,
     "DEPTHWISE_CONV_2D": depthwise_conv_2d,
     "FULLY_CONNECTED": fully_connected,
@@ -374,135 +616,134 @@ CASES: dict[str, Callable[[np.random.Generator], Case]] = {
     "CONCATENATION": concatenation,
     "TRANSPOSE": transpose,
     "SOFTMAX": softmax,
-    "LOGISTIC": lambda rng: _unary("LOGISTIC", rng, 1 / 256, -128),
-    "TANH": lambda rng: _unary("TANH", rng, 1 / 128, 0),
-    "RELU": lambda rng: _unary("RELU", rng),
+    "LOGISTIC": logistic,
+    "TANH": tanh,
+    "RELU": relu,
     "RELU6": relu6,
-    "LEAKY_RELU": lambda rng: _unary("LEAKY_RELU", rng, options=_leaky_alpha(rng)),
+    "LEAKY_RELU": leaky_relu,
     "QUANTIZE": quantize,
     "DEQUANTIZE": dequantize,
 }
 
-
-def _leaky_alpha(rng) -> dict:
-    return {"alpha": float(np.float32(rng.uniform(0.01, 0.5)))}
-
-
-# int16 activations (zero point 0, as TFLite quantises them) for the operators with a 16-bit form
-INT16_CASES: dict[str, Callable[[np.random.Generator], Case]] = {
+# int16 activations (zero point 0) for the operators with a 16-bit form; convolutions and FULLY_CONNECTED with
+# int8 weights and an int64 bias (or an int32 one where TFLite Micro takes it)
+INT16_CASES: dict[str, CaseMaker] = {
+    "CONV_2D": lambda rng: conv_2d(rng, act="int16"),
+    "DEPTHWISE_CONV_2D": lambda rng: depthwise_conv_2d(rng, act="int16"),
+    "FULLY_CONNECTED": lambda rng: fully_connected(rng, act="int16"),
     "ADD": lambda rng: _binary("ADD", rng, "int16"),
     "SUB": lambda rng: _binary("SUB", rng, "int16"),
     "MUL": lambda rng: _binary("MUL", rng, "int16"),
     "MEAN": lambda rng: mean(rng, "int16"),
     "AVERAGE_POOL_2D": lambda rng: _pool("AVERAGE_POOL_2D", rng, "int16"),
     "MAX_POOL_2D": lambda rng: _pool("MAX_POOL_2D", rng, "int16"),
-    "RELU": lambda rng: _unary("RELU", rng, dtype="int16"),
-    "LEAKY_RELU": lambda rng: _unary("LEAKY_RELU", rng, options=_leaky_alpha(rng), dtype="int16"),
+    "RELU": lambda rng: relu(rng, "int16"),
+    "LEAKY_RELU": lambda rng: leaky_relu(rng, "int16"),
 }
 
-INT16_CASES |= {
-    "CONV_2D": lambda rng: conv_2d(rng, act="int16"),
-    "DEPTHWISE_CONV_2D": lambda rng: depthwise_conv_2d(rng, act="int16"),
-    "FULLY_CONNECTED": lambda rng: fully_connected(rng, act="int16"),
-}
-
-# int4 weights (TFLite's packed INT4 tensors) for the operators that take them
-INT4_CASES: dict[str, Callable[[np.random.Generator], Case]] = {
+# int4 weights (TFLite's packed INT4 tensors) for the operators TFLite Micro runs them with
+INT4_CASES: dict[str, CaseMaker] = {
     "CONV_2D": lambda rng: conv_2d(rng, int4=True),
     "DEPTHWISE_CONV_2D": lambda rng: depthwise_conv_2d(rng, int4=True),
     "FULLY_CONNECTED": lambda rng: fully_connected(rng, int4=True),
 }
 
 
-def unsupported_case() -> bytes:
-    """A model with operators the importer refuses: GATHER and a custom operator."""
+def unsupported_case(rng: np.random.Generator | None = None) -> bytes:
+    """A model with two operators the importer refuses: GATHER (output ``g``) then a custom operator
+    ``CUSTOM:MyOp`` (output ``y``)."""
+    if rng is None:
+        rng = np.random.default_rng(0)
+    rows, cols = _int(rng, 2, 6), _int(rng, 1, 4)
+    picks = rng.integers(0, rows, size=2).astype(np.int32)
+    scale, zp = _scale(rng), _zp(rng)
     tensors = [
-        TensorDef("x", "int8", (4, 3), 0.1, 0),
-        TensorDef("idx", "int32", (2,), data=np.array([0, 2], dtype=np.int32)),
-        TensorDef("g", "int8", (2, 3), 0.1, 0),
-        TensorDef("y", "int8", (2, 3), 0.1, 0),
+        TensorDef("x", "int8", (rows, cols), scale, zp),
+        TensorDef("idx", "int32", (2,), data=picks),
+        TensorDef("g", "int8", (2, cols), scale, zp),
+        TensorDef("y", "int8", (2, cols), scale, zp),
     ]
-    ops = [OpDef("GATHER", [0, 1], [2]), OpDef("CUSTOM:MyOp", [2], [3])]
+    ops = [OpDef("GATHER", [0, 1], [2]), OpDef("CUSTOM:MyOp", [2], [3], custom_options=b"\x00")]
     return build_model(tensors, ops, [0], [3])
 
 
-def chain_case(rng) -> Case:
-    """A small random multi-operator model: CONV_2D, DEPTHWISE_CONV_2D, a pool, RESHAPE, FULLY_CONNECTED and
-    SOFTMAX (each with random shapes, quantisation and fused activations), as a keyword classifier is built."""
-    h, w, c = int(rng.integers(4, 12)), int(rng.integers(4, 12)), int(rng.integers(1, 4))
-    tensors: list[TensorDef] = [TensorDef("x", "int8", (1, h, w, c), _scale(rng, 1e-2, 0.5), _zp(rng))]
+def chain_case(rng: np.random.Generator) -> Case:
+    """A small keyword-spotting-like model: CONV_2D, DEPTHWISE_CONV_2D, a pool, RESHAPE, FULLY_CONNECTED and
+    SOFTMAX, each with random shapes, quantisation and fused activations."""
+    h, w, c = _int(rng, 4, 12), _int(rng, 4, 12), _int(rng, 1, 3)
+    tensors: list[TensorDef] = [TensorDef("input", "int8", (1, h, w, c), _scale(rng, 1e-2, 0.5), _zp(rng))]
     ops: list[OpDef] = []
 
-    def activation_tensor(name, shape, scale):
-        tensors.append(TensorDef(name, "int8", shape, float(np.float32(scale)), _zp(rng)))
+    def add(t: TensorDef) -> int:
+        tensors.append(t)
         return len(tensors) - 1
 
-    def const(name, dtype, data, scale=None, zp=None, axis=0):
-        tensors.append(TensorDef(name, dtype, data.shape, scale, zp, axis, data))
-        return len(tensors) - 1
-
-    def conv(kind, x_i, cout):
-        n_, h_, w_, cin = tensors[x_i].shape
-        k, s, d, pad, oh, ow = _window(rng, h_, w_, True)
-        in_scale = tensors[x_i].scale
+    def conv(kind: str, x: int) -> int:
+        _, xh, xw, cin = tensors[x].shape
+        in_scale = tensors[x].scale
+        win = _window(rng, xh, xw, kmax=4)
+        (kh, kw), (oh, ow) = win["k"], win["out"]
         if kind == "CONV_2D":
-            wshape, axis, depth = (cout, k[0], k[1], cin), 0, k[0] * k[1] * cin
+            cout, axis, depth = _int(rng, 2, 6), 0, kh * kw * cin
+            shape = (cout, kh, kw, cin)
         else:
-            cout, wshape, axis, depth = cin * 2, (1, k[0], k[1], cin * 2), 3, k[0] * k[1]
-        w_scales = [_scale(rng, 1e-3, 2e-2) for _ in range(cout)]
-        wi = const(f"w{len(ops)}", "int8", _weights(rng, wshape, False), w_scales, [0] * cout, axis)
-        bi = const(
-            f"b{len(ops)}",
-            "int32",
-            rng.integers(-(2**12), 2**12, size=cout).astype(np.int32),
-            [in_scale * ws for ws in w_scales],
-            [0] * cout,
+            cout, axis, depth = cin * 2, 3, kh * kw
+            shape = (1, kh, kw, cout)
+        w_scales = _w_scales(rng, cout)
+        wi = add(
+            TensorDef(f"w{len(ops)}", "int8", shape, w_scales, [0] * cout, axis, _weights(rng, shape, axis, False))
         )
-        out_scale = in_scale * np.median(w_scales) * np.sqrt(depth) * rng.uniform(20, 80)
-        y = activation_tensor(f"{kind.lower()}{len(ops)}", (n_, oh, ow, cout), out_scale)
+        bias = _bias(rng, "int8", in_scale, w_scales, cout, depth)
+        bias.name = f"b{len(ops)}"
+        bi = add(bias)
+        y = add(
+            TensorDef(
+                f"{kind.lower()}{len(ops)}",
+                "int8",
+                (1, oh, ow, cout),
+                _out_scale(rng, in_scale, w_scales, depth),
+                _zp(rng),
+            )
+        )
         opts = {
-            "padding": pad,
-            "stride_h": s[0],
-            "stride_w": s[1],
-            "dilation_h_factor": d[0],
-            "dilation_w_factor": d[1],
-            "fused_activation_function": str(rng.choice(ACTIVATIONS)),
+            "padding": win["padding"],
+            "stride_h": win["s"][0],
+            "stride_w": win["s"][1],
+            "dilation_h_factor": win["d"][0],
+            "dilation_w_factor": win["d"][1],
+            "fused_activation_function": _act(rng),
         }
         if kind == "DEPTHWISE_CONV_2D":
             opts["depth_multiplier"] = 2
-        ops.append(OpDef(kind, [x_i, wi, bi], [y], opts))
+        ops.append(OpDef(kind, [x, wi, bi], [y], opts))
         return y
 
-    y = conv("CONV_2D", 0, int(rng.integers(2, 6)))
-    y = conv("DEPTHWISE_CONV_2D", y, 0)
-    n_, h_, w_, c_ = tensors[y].shape
-    pool = str(rng.choice(["AVERAGE_POOL_2D", "MAX_POOL_2D"]))
-    k = (min(2, h_), min(2, w_))
-    ph, pw = _out_size(h_, k[0], k[0], 1, "VALID"), _out_size(w_, k[1], k[1], 1, "VALID")
-    tensors.append(TensorDef("pool", "int8", (1, ph, pw, c_), tensors[y].scale, tensors[y].zero_point))
+    y = conv("DEPTHWISE_CONV_2D", conv("CONV_2D", 0))
+    _, yh, yw, yc = tensors[y].shape
+    pool = _pick(rng, ("AVERAGE_POOL_2D", "MAX_POOL_2D"))
+    kh, kw = min(2, yh), min(2, yw)
+    ph, pw = _out_size(yh, kh, kh, 1, "VALID"), _out_size(yw, kw, kw, 1, "VALID")
+    p = add(TensorDef("pool", "int8", (1, ph, pw, yc), tensors[y].scale, tensors[y].zero_point))
     ops.append(
         OpDef(
             pool,
             [y],
-            [len(tensors) - 1],
-            {"padding": "VALID", "stride_h": k[0], "stride_w": k[1], "filter_height": k[0], "filter_width": k[1]},
+            [p],
+            {"padding": "VALID", "stride_h": kh, "stride_w": kw, "filter_height": kh, "filter_width": kw},
         )
     )
-    p = len(tensors) - 1
-    flat = ph * pw * c_
-    shape_i = const("shape", "int32", np.array([1, flat], dtype=np.int32))
-    tensors.append(TensorDef("flat", "int8", (1, flat), tensors[p].scale, tensors[p].zero_point))
-    ops.append(OpDef("RESHAPE", [p, shape_i], [len(tensors) - 1], {"new_shape": [1, flat]}))
-    f = len(tensors) - 1
-    units = 4
-    w_scale = _scale(rng, 1e-3, 2e-2)
-    wi = const("fc_w", "int8", _weights(rng, (units, flat), False), w_scale, 0)
-    bi = const(
-        "fc_b", "int32", rng.integers(-(2**12), 2**12, size=units).astype(np.int32), tensors[f].scale * w_scale, 0
-    )
-    logits = activation_tensor("logits", (1, units), tensors[f].scale * w_scale * np.sqrt(flat) * rng.uniform(5, 40))
-    ops.append(OpDef("FULLY_CONNECTED", [f, wi, bi], [logits], {}))
-    tensors.append(TensorDef("probs", "int8", (1, units), 1 / 256, -128))
-    ops.append(OpDef("SOFTMAX", [logits], [len(tensors) - 1], {"beta": 1.0}))
-    model = build_model(tensors, ops, [0], [len(tensors) - 1])
-    return Case("CHAIN", model, [_data(rng, tensors[0].shape)], {"shape": (h, w, c), "pool": pool})
+    flat = ph * pw * yc
+    shape_i = add(_const_i32("shape", [-1, flat]))
+    f = add(TensorDef("flat", "int8", (1, flat), tensors[p].scale, tensors[p].zero_point))
+    ops.append(OpDef("RESHAPE", [p, shape_i], [f]))
+    units = _int(rng, 2, 6)
+    w_scale = _w_scales(rng, 1)
+    wi = add(TensorDef("fc_w", "int8", (units, flat), w_scale, 0, 0, _weights(rng, (units, flat), 0, False)))
+    bias = _bias(rng, "int8", tensors[f].scale, w_scale, units, flat)
+    bias.name = "fc_b"
+    bi = add(bias)
+    logits = add(TensorDef("logits", "int8", (1, units), _out_scale(rng, tensors[f].scale, w_scale, flat), _zp(rng)))
+    ops.append(OpDef("FULLY_CONNECTED", [f, wi, bi], [logits], {"fused_activation_function": "NONE"}))
+    probs = add(TensorDef("probs", "int8", (1, units), 1 / 256, -128))
+    ops.append(OpDef("SOFTMAX", [logits], [probs], {"beta": 1.0}))
+    return _case("CHAIN", tensors, ops, [probs], {"input": (h, w, c), "pool": pool, "units": units}, rng)
