@@ -60,10 +60,10 @@ def test_data_movement_with_a_change_of_scale_is_refused():
         import_tflite(_reshape_model(0.2))
 
 
-def test_int16_softmax_is_refused_with_the_reason():
-    tensors = [TensorDef("x", "int16", (1, 4), 0.001, 0), TensorDef("y", "int16", (1, 4), 1 / 32768, 0)]
-    model = build_model(tensors, [OpDef("SOFTMAX", [0], [1], {"beta": 1.0})], [0], [1])
-    with pytest.raises(UnsupportedTfliteError, match="int16; this operator takes int8"):
+def test_power_of_two_int16_add_is_refused_with_the_reason():
+    tensors = [TensorDef(n, "int16", (1, 4), 2**-10, 0) for n in ("a", "b", "y")]
+    model = build_model(tensors, [OpDef("ADD", [0, 1], [2], {"pot_scale_int16": True})], [0, 1], [2])
+    with pytest.raises(UnsupportedTfliteError, match="general form only"):
         import_tflite(model)
 
 

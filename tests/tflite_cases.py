@@ -541,6 +541,19 @@ def softmax(rng: np.random.Generator) -> Case:
     return _single("SOFTMAX", tensors, [0], {"beta": beta}, {"input": shape, "beta": beta, "out": out[0]}, rng)
 
 
+def softmax16(rng: np.random.Generator) -> Case:
+    """int16 in and out: zero points 0, output 1/32768 (softmax_common.cc); the input scale keeps
+    scale * beta below the kernel's limit."""
+    shape = _dims(rng, _int(rng, 1, 4), 1, 6)
+    shape = (*shape[:-1], _int(rng, 1, 12))
+    beta = _f32(rng.uniform(0.1, 2.0)) if rng.random() < 0.7 else 1.0
+    tensors = [
+        TensorDef("input", "int16", shape, _scale(rng, 3e-5, 3e-3), 0),
+        TensorDef("output", "int16", shape, 1 / 32768, 0),
+    ]
+    return _single("SOFTMAX", tensors, [0], {"beta": beta}, {"input": shape, "beta": beta, "out": "int16"}, rng)
+
+
 def _unary(op: str, rng: np.random.Generator, out_q=None, options=None, dtype: str = "int8", info=None) -> Case:
     shape = (_int(rng, 1, 2), *_dims(rng, _int(rng, 0, 3), 1, 8))
     lo, hi = (1e-3, 1.0) if dtype == "int8" else (3e-5, 3e-3)
@@ -639,6 +652,9 @@ INT16_CASES: dict[str, CaseMaker] = {
     "MAX_POOL_2D": lambda rng: _pool("MAX_POOL_2D", rng, "int16"),
     "RELU": lambda rng: relu(rng, "int16"),
     "LEAKY_RELU": lambda rng: leaky_relu(rng, "int16"),
+    "SOFTMAX": softmax16,
+    "LOGISTIC": lambda rng: _unary("LOGISTIC", rng, (2**-15, 0), dtype="int16"),  # output 2^-15 (logistic_common.cc)
+    "TANH": lambda rng: _unary("TANH", rng, (2**-15, 0), dtype="int16"),
 }
 
 # int4 weights (TFLite's packed INT4 tensors) for the operators TFLite Micro runs them with

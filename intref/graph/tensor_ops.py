@@ -16,7 +16,7 @@ import numpy as np
 
 from ..ops.elementwise import sub
 from ..ops.reduce import reduce_sum
-from ..ops.tflite_activations import SoftmaxTflite, softmax_tflite
+from ..ops.tflite_nonlinear import SoftmaxTflite, softmax_tflite
 from .core_ops import Add, _out_dtype, _result
 from .nn_ops import MAX_INDEX, MOVABLE
 from .registry import Attr, BoundNode, NodeKind, check_zero_point, dims_agree, need_dtype, register
@@ -224,27 +224,32 @@ class Sub(Add):
 
 @register
 class SoftmaxTfliteNode(NodeKind):
-    """``ops.softmax_tflite``: TFLite's int8 softmax over the last axis (gemmlowp fixed point), to int8 or int16.
-    Runs the reference op on every backend."""
+    """``ops.softmax_tflite``: TFLite's integer softmax over the last axis (int8 to int8 or int16, int16 to int16),
+    with the kernel's parameters as attributes. Runs the reference op on every backend."""
 
     op = "softmax_tflite"
     attrs = {
         "multiplier": Attr(default=1 << 30, lo=0, hi=2**31 - 1),
-        "left_shift": Attr(default=0, lo=0, hi=31),
+        "left_shift": Attr(default=0, lo=-31, hi=31),
         "diff_min": Attr(default=0, lo=-(2**31), hi=0),
+        "in_bits": Attr(default=8, lo=8, hi=16),
         "out_bits": Attr(default=8, lo=8, hi=16),
     }
 
     def prepare(self, bound, param_specs):
         a = bound.attrs
-        if a["out_bits"] not in (8, 16):
-            raise ValueError(f"out_bits must be 8 or 16, got {a['out_bits']}")
-        out = np.int8 if a["out_bits"] == 8 else np.int16
-        bound.extra["params"] = SoftmaxTflite(a["multiplier"], a["left_shift"], a["diff_min"], out)
+        for key in ("in_bits", "out_bits"):
+            if a[key] not in (8, 16):
+                raise ValueError(f"{key} must be 8 or 16, got {a[key]}")
+        dtypes = {8: np.int8, 16: np.int16}
+        bound.extra["params"] = SoftmaxTflite(
+            a["multiplier"], a["left_shift"], a["diff_min"], dtypes[a["in_bits"]], dtypes[a["out_bits"]]
+        )
 
     def infer(self, bound, inputs):
         (x,) = inputs
-        need_dtype("x", x, ("int8",), self.op)
+        want = "int8" if bound.attrs["in_bits"] == 8 else "int16"
+        need_dtype("x", x, (want,), self.op)
         if not x.shape:
             raise ValueError("input x needs at least one dimension")
         return [("int8" if bound.attrs["out_bits"] == 8 else "int16", x.shape)]

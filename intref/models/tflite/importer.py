@@ -24,7 +24,7 @@ import numpy as np
 from ...errors import IntrefFormatError
 from ...graph import Model, ModelBuilder
 from ...ops import AddParams
-from ...ops.tflite_activations import SigmoidTflite, SoftmaxTflite, logistic_tflite, tanh_tflite
+from ...ops.tflite_nonlinear import LogisticTflite, SoftmaxTflite, TanhTflite, logistic_tflite, tanh_tflite
 from ...spec import Accumulator, Requant, pack_int4
 from ...vectors.common import safe_name
 from . import params as P
@@ -465,36 +465,36 @@ class _Importer:
 
     def softmax(self, op: TflOperator) -> None:
         x, out = op.inputs[0], op.outputs[0]
-        self.dtype(x)
-        dt = self.dtype(out, ("INT8", "INT16"))
-        scale, zp = self.q(out)
-        want = (1.0 / 256, -128) if dt == "int8" else (1.0 / 65536, -32768)
-        if zp != want[1] or abs(scale - want[0]) > 0.001 * want[0]:
-            raise ValueError(f"an {dt} SOFTMAX output must have scale {want[0]} and zero point {want[1]}")
-        p = SoftmaxTflite.from_scales(self.q(x)[0], op.options["beta"], np.dtype(dt))
+        in_dt = self.dtype(x, ("INT8", "INT16"))
+        out_dt = self.dtype(out, ("INT8", "INT16"))
+        (in_scale, in_zp), (out_scale, out_zp) = self.q(x), self.q(out)
+        p = SoftmaxTflite.from_quantization(
+            in_scale, op.options["beta"], out_scale, out_zp, np.dtype(in_dt), np.dtype(out_dt), input_zero_point=in_zp
+        )
         attrs = {
-            "multiplier": p.multiplier,
-            "left_shift": p.left_shift,
+            "multiplier": p.input_multiplier,
+            "left_shift": p.input_left_shift,
             "diff_min": p.diff_min,
-            "out_bits": 8 * np.dtype(dt).itemsize,
+            "in_bits": 8 * p.in_dtype.itemsize,
+            "out_bits": 8 * p.out_dtype.itemsize,
         }
         self.node(op, "softmax_tflite", [self.value(x)], attrs=attrs)
 
-    def _sigmoid(self, op: TflOperator, function, out_zp: int) -> None:
+    def _sigmoid(self, op: TflOperator, params_cls, function) -> None:
         x, out = op.inputs[0], op.outputs[0]
-        self.dtype(x)
-        self.dtype(out)
-        if self.q(out)[1] != out_zp:
-            raise ValueError(f"the int8 {op.op} output must have zero point {out_zp}")
-        params = SigmoidTflite.from_scale(*self.q(x))
-        table = function(np.arange(-128, 128, dtype=np.int8), params)  # the kernel on every int8 input
+        dt = self.dtype(x, ("INT8", "INT16"))
+        if self.t[out].dtype != self.t[x].dtype:
+            raise ValueError(f"input and output types differ ({dt}, {self.t[out].dtype.lower()})")
+        params = params_cls.from_quantization(*self.q(x), *self.q(out), dtype=np.dtype(dt))
+        info = np.iinfo(dt)
+        table = function(np.arange(info.min, info.max + 1).astype(dt), params)  # the kernel on every input
         self.node(op, "lut", [self.value(x)], params={"table": table})
 
     def logistic(self, op: TflOperator) -> None:
-        self._sigmoid(op, logistic_tflite, -128)
+        self._sigmoid(op, LogisticTflite, logistic_tflite)
 
     def tanh(self, op: TflOperator) -> None:
-        self._sigmoid(op, tanh_tflite, 0)
+        self._sigmoid(op, TanhTflite, tanh_tflite)
 
     def quantize(self, op: TflOperator) -> None:
         x = op.inputs[0]
