@@ -18,7 +18,7 @@ import tflite_cases
 from tflite_cases import CASES, INT4_CASES, INT16_CASES, chain_case, unsupported_case
 from tflm_util import require_tflm, run_tflm
 
-from intref.models.tflite.writer import OpDef, TensorDef, build_model, unpack_int4
+from intref.models.tflite.writer import OPTIONS_TABLE, OpDef, TensorDef, build_model, unpack_int4
 
 MODELS = 20
 NP_TYPES = {"float32": np.float32, "int32": np.int32, "int64": np.int64, "int16": np.int16, "int8": np.int8}
@@ -42,27 +42,6 @@ ENUMS = {
     "fused_activation_function": tflite.ActivationFunctionType,
     "weights_format": tflite.FullyConnectedOptionsWeightsFormat,
     "quantized_bias_type": tflite.TensorType,
-}
-TABLES = {  # the options table each operator's options must be read from
-    "CONV_2D": "Conv2DOptions",
-    "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptions",
-    "FULLY_CONNECTED": "FullyConnectedOptions",
-    "ADD": "AddOptions",
-    "SUB": "SubOptions",
-    "MUL": "MulOptions",
-    "MEAN": "ReducerOptions",
-    "AVERAGE_POOL_2D": "Pool2DOptions",
-    "MAX_POOL_2D": "Pool2DOptions",
-    "RESHAPE": "ReshapeOptions",
-    "SQUEEZE": "SqueezeOptions",
-    "PAD": "PadOptions",
-    "STRIDED_SLICE": "StridedSliceOptions",
-    "CONCATENATION": "ConcatenationOptions",
-    "TRANSPOSE": "TransposeOptions",
-    "SOFTMAX": "SoftmaxOptions",
-    "LEAKY_RELU": "LeakyReluOptions",
-    "QUANTIZE": "QuantizeOptions",
-    "DEQUANTIZE": "DequantizeOptions",
 }
 
 
@@ -158,7 +137,7 @@ def _check_read_back(model: bytes, tensors, ops, inputs, outputs, description: s
         assert codes[op.OpcodeIndex()] == want.op
         assert op.InputsAsNumpy().tolist() == list(want.inputs)
         assert op.OutputsAsNumpy().tolist() == list(want.outputs)
-        table = TABLES.get(want.op)
+        table = OPTIONS_TABLE.get(want.op)
         if table is None or want.options is None:
             assert op.BuiltinOptionsType() == tflite.BuiltinOptions.NONE
             continue

@@ -171,6 +171,19 @@ def _bias(
     return TensorDef("bias", dtype, (channels,), scales, [0] * len(scales), 0, values.astype(dtype))
 
 
+def _conv_options(win: dict, rng: np.random.Generator, **extra) -> dict:
+    """The options of CONV_2D / DEPTHWISE_CONV_2D for a window from ``_window``, and a random fused activation."""
+    return {
+        "padding": win["padding"],
+        "stride_h": win["s"][0],
+        "stride_w": win["s"][1],
+        "dilation_h_factor": win["d"][0],
+        "dilation_w_factor": win["d"][1],
+        **extra,
+        "fused_activation_function": _act(rng),
+    }
+
+
 def conv_2d(rng: np.random.Generator, int4: bool = False, act: str = "int8") -> Case:
     n, h, w, cin, cout = _int(rng, 1, 2), _int(rng, 1, 12), _int(rng, 1, 12), _int(rng, 1, 8), _int(rng, 1, 8)
     win = _window(rng, h, w)
@@ -186,14 +199,7 @@ def conv_2d(rng: np.random.Generator, int4: bool = False, act: str = "int8") -> 
         _bias(rng, act, in_scale, w_scales, cout, depth, int32_bias),
         TensorDef("output", act, (n, oh, ow, cout), _out_scale(rng, in_scale, w_scales, depth), _zp(rng, act)),
     ]
-    opts = {
-        "padding": win["padding"],
-        "stride_h": win["s"][0],
-        "stride_w": win["s"][1],
-        "dilation_h_factor": win["d"][0],
-        "dilation_w_factor": win["d"][1],
-        "fused_activation_function": _act(rng),
-    }
+    opts = _conv_options(win, rng)
     info = opts | {"input": (n, h, w, cin), "filter": weights.shape, "act": act, "int4": int4}
     return _single("CONV_2D", tensors, [0, 1, 2], opts, info, rng)
 
@@ -212,16 +218,8 @@ def depthwise_conv_2d(rng: np.random.Generator, int4: bool = False, act: str = "
         _bias(rng, act, in_scale, w_scales, cout, kh * kw),
         TensorDef("output", act, (n, oh, ow, cout), _out_scale(rng, in_scale, w_scales, kh * kw), _zp(rng, act)),
     ]
-    opts = {
-        "padding": win["padding"],
-        "stride_h": win["s"][0],
-        "stride_w": win["s"][1],
-        "dilation_h_factor": win["d"][0],
-        "dilation_w_factor": win["d"][1],
-        # TFLite Micro's reference kernel takes the multiplier from the options: it must be right
-        "depth_multiplier": m,
-        "fused_activation_function": _act(rng),
-    }
+    # TFLite Micro's reference kernel takes the multiplier from the options: it must be right
+    opts = _conv_options(win, rng, depth_multiplier=m)
     info = opts | {"input": (n, h, w, cin), "filter": weights.shape, "act": act, "int4": int4}
     return _single("DEPTHWISE_CONV_2D", tensors, [0, 1, 2], opts, info, rng)
 
@@ -721,16 +719,7 @@ def chain_case(rng: np.random.Generator) -> Case:
                 _zp(rng),
             )
         )
-        opts = {
-            "padding": win["padding"],
-            "stride_h": win["s"][0],
-            "stride_w": win["s"][1],
-            "dilation_h_factor": win["d"][0],
-            "dilation_w_factor": win["d"][1],
-            "fused_activation_function": _act(rng),
-        }
-        if kind == "DEPTHWISE_CONV_2D":
-            opts["depth_multiplier"] = 2
+        opts = _conv_options(win, rng, **({"depth_multiplier": 2} if kind == "DEPTHWISE_CONV_2D" else {}))
         ops.append(OpDef(kind, [x, wi, bi], [y], opts))
         return y
 

@@ -34,7 +34,7 @@ from itertools import pairwise
 import numpy as np
 
 from ..errors import IntrefInputError
-from ..models.tflite.reader import TfliteFormatError, TflModel, TflOperator, read_tflite
+from ..models.tflite.reader import TfliteFormatError, TflModel, TflOperator, read_tflite, tflite_bytes
 
 FRAME = 480  # samples in a frame (30 ms at 16 kHz), the model's input
 STRIDE = 320  # samples between frame starts (20 ms)
@@ -205,14 +205,7 @@ class MicroFeatureParams:
     def from_tflite(cls, source: str | os.PathLike | bytes) -> MicroFeatureParams:
         """Read an ``audio_preprocessor_int8.tflite`` (path or bytes); a file that is not such a model raises
         :class:`~intref.models.tflite.TfliteFormatError` (a ``ValueError``) saying what differs."""
-        if isinstance(source, (bytes, bytearray, memoryview)):
-            data = bytes(source)
-        else:
-            try:
-                with open(source, "rb") as f:
-                    data = f.read()
-            except OSError as exc:
-                raise TfliteFormatError(f"cannot read {source}: {exc.strerror or exc}") from None
+        data = tflite_bytes(source)
         return _parse_preprocessor(read_tflite(data), data)
 
 

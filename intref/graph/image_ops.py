@@ -17,7 +17,7 @@ import numpy as np
 from ..ops.conv2d import conv2d, output_size, patches
 from ..ops.pool2d import avg_pool2d, max_pool2d
 from ..spec import PackedInt4
-from .core_ops import MAX_WINDOW, _check_channels, _out_dtype, _weights
+from .core_ops import MAX_WINDOW, _check_channels, _out_dtype, _result, _weights
 from .registry import Attr, NodeKind, check_zero_point, need_dtype, need_rank, register
 
 _WINDOW_ATTRS = {
@@ -70,12 +70,11 @@ class _Conv(NodeKind):
             return_acc=want_acc,
             name=bound.name,
         )
-        return _reshaped_result(out, want_acc, (out[0] if want_acc else out).shape)
+        return _result(out, want_acc)
 
     def _gather(self, bound, x: np.ndarray) -> np.ndarray:
         a = bound.attrs
-        p = patches(x, a["kernel"], a["stride"], a["dilation"], a["pad_h"], a["pad_w"], a["x_zp"])
-        return p
+        return patches(x, a["kernel"], a["stride"], a["dilation"], a["pad_h"], a["pad_w"], a["x_zp"])
 
 
 def _reshaped_result(out, want_acc: bool, shape: tuple[int, ...]):

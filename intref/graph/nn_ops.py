@@ -293,6 +293,17 @@ class Slice(NodeKind):
         return [np.ascontiguousarray(x[..., start:stop])], None
 
 
+def bind_numbered_inputs(kind: NodeKind, index, node, consts, tensors) -> BoundNode:
+    """Bind a node taking 1 to MAX_CONCAT inputs, named by role ``x0 .. x{n-1}`` (golden vectors name inputs by
+    role): a copy of the kind with this node's arity."""
+    n = len(node.inputs)
+    if not 1 <= n <= MAX_CONCAT:
+        raise ValueError(f"{kind.op} takes 1 to {MAX_CONCAT} inputs, got {n}")
+    kind = copy.copy(kind)
+    kind.inputs = tuple(f"x{i}" for i in range(n))
+    return NodeKind.bind(kind, index, node, consts, tensors)
+
+
 @register
 class Concat(NodeKind):
     """``y = concatenate([x0, x1, ...], last axis)`` of one or more tensors of one dtype (data movement).
@@ -304,12 +315,7 @@ class Concat(NodeKind):
     inputs = ("x0", "x1")
 
     def bind(self, index, node, consts, tensors) -> BoundNode:
-        n = len(node.inputs)
-        if not 1 <= n <= MAX_CONCAT:
-            raise ValueError(f"concat takes 1 to {MAX_CONCAT} inputs, got {n}")
-        kind = copy.copy(self)  # this node's arity: the roles x0 .. x{n-1} (golden vectors name inputs by role)
-        kind.inputs = tuple(f"x{i}" for i in range(n))
-        return NodeKind.bind(kind, index, node, consts, tensors)
+        return bind_numbered_inputs(self, index, node, consts, tensors)
 
     def infer(self, bound, inputs):
         first = inputs[0]

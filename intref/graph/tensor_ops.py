@@ -9,7 +9,6 @@ kernel to win).
 
 from __future__ import annotations
 
-import copy
 import math
 
 import numpy as np
@@ -18,11 +17,10 @@ from ..ops.elementwise import sub
 from ..ops.reduce import reduce_sum
 from ..ops.tflite_nonlinear import SoftmaxTflite, softmax_tflite
 from .core_ops import Add, _out_dtype, _result
-from .nn_ops import MAX_INDEX, MOVABLE
+from .nn_ops import MAX_INDEX, MOVABLE, bind_numbered_inputs
 from .registry import Attr, BoundNode, NodeKind, check_zero_point, dims_agree, need_dtype, register
 
 MAX_RANK = 8
-MAX_INPUTS = 64
 
 
 def _known(shape) -> bool:
@@ -140,12 +138,7 @@ class Concatenate(NodeKind):
     attrs = {"axis": Attr(default=0, lo=0, hi=MAX_RANK - 1)}
 
     def bind(self, index, node, consts, tensors) -> BoundNode:
-        n = len(node.inputs)
-        if not 1 <= n <= MAX_INPUTS:
-            raise ValueError(f"concatenate takes 1 to {MAX_INPUTS} inputs, got {n}")
-        kind = copy.copy(self)  # this node's arity: the roles x0 .. x{n-1} (golden vectors name inputs by role)
-        kind.inputs = tuple(f"x{i}" for i in range(n))
-        return NodeKind.bind(kind, index, node, consts, tensors)
+        return bind_numbered_inputs(self, index, node, consts, tensors)
 
     def infer(self, bound, inputs):
         first = inputs[0]

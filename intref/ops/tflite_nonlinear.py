@@ -455,3 +455,43 @@ def tanh_tflite(x: np.ndarray, params: TanhTflite, *, name: str = "tanh") -> np.
     result = np.where(magnitude >> 8 >= 255, 0xFFFF << 8, (ua << 8) + (magnitude & 0xFF) * (ub - ua))
     result = np.where(v >= 0, result - (1 << (14 + 9)) + (1 << (9 - 2)), -result + (1 << (14 + 9)) + (1 << (9 - 2)) - 1)
     return (result >> (9 - 1)).astype(np.int16)
+
+
+def _int_input(name: str, x) -> np.ndarray:
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name}: x must be a numpy array, got {type(x).__name__}")
+    if x.dtype not in (np.dtype(np.int8), np.dtype(np.int16)):
+        raise ValueError(f"{name}: x must be int8 or int16, got {x.dtype}")
+    return x
+
+
+def relu_tflite(
+    x: np.ndarray, multiplier: int, shift: int, input_zero_point: int, output_zero_point: int, *, name: str = "relu"
+) -> np.ndarray:
+    """TFLite Micro's quantised RELU (ReluQuantized): ``zp_out + MultiplyByQuantizedMultiplier(x - zp_in, M, s)``
+    clamped to ``[max(min(type), zp_out), max(type)]``, in x's type."""
+    x = _int_input(name, x)
+    info = np.iinfo(x.dtype)
+    y = output_zero_point + rescale(x.astype(np.int64) - input_zero_point, multiplier, shift, "tflite_double")
+    return np.clip(y, max(info.min, output_zero_point), info.max).astype(x.dtype)
+
+
+def leaky_relu_tflite(
+    x: np.ndarray,
+    identity: tuple[int, int],
+    alpha: tuple[int, int],
+    input_zero_point: int,
+    output_zero_point: int,
+    *,
+    name: str = "leaky_relu",
+) -> np.ndarray:
+    """TFLite Micro's quantised LEAKY_RELU (QuantizeLeakyRelu): ``d = x - zp_in`` rescaled by the identity
+    ``(multiplier, shift)`` when ``d >= 0`` and by the alpha one otherwise (a negative alpha multiplier rescales
+    by its magnitude and negates), plus ``zp_out``, clamped to x's type."""
+    x = _int_input(name, x)
+    info = np.iinfo(x.dtype)
+    d = x.astype(np.int64) - input_zero_point
+    (mi, si), (ma, sa) = identity, alpha
+    below = rescale(d, abs(ma), sa, "tflite_double")
+    y = np.where(d >= 0, rescale(d, mi, si, "tflite_double"), -below if ma < 0 else below)
+    return np.clip(y + output_zero_point, info.min, info.max).astype(x.dtype)

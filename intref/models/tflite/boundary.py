@@ -14,6 +14,7 @@ import numpy as np
 
 from ...errors import IntrefInputError
 from ...graph import Model
+from ...spec.gemmlowp import round_half_away_f32
 
 
 def quantize(x: np.ndarray, scale: float, zero_point: int, dtype) -> np.ndarray:
@@ -21,8 +22,7 @@ def quantize(x: np.ndarray, scale: float, zero_point: int, dtype) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     if not np.all(np.isfinite(x)):
         raise IntrefInputError("a float input holds NaN or infinity")
-    q = x / np.float32(scale)
-    rounded = np.where(q >= 0, np.floor(np.abs(q) + np.float32(0.5)), -np.floor(np.abs(q) + np.float32(0.5)))
+    rounded = round_half_away_f32(x / np.float32(scale))
     info = np.iinfo(dtype)
     return np.clip(rounded.astype(np.int64) + zero_point, info.min, info.max).astype(dtype)
 

@@ -24,7 +24,15 @@ import numpy as np
 from ...errors import IntrefFormatError
 from ...graph import Model, ModelBuilder
 from ...ops import AddParams
-from ...ops.tflite_nonlinear import LogisticTflite, SoftmaxTflite, TanhTflite, logistic_tflite, tanh_tflite
+from ...ops.tflite_nonlinear import (
+    LogisticTflite,
+    SoftmaxTflite,
+    TanhTflite,
+    leaky_relu_tflite,
+    logistic_tflite,
+    relu_tflite,
+    tanh_tflite,
+)
 from ...spec import Accumulator, Requant, pack_int4
 from ...vectors.common import safe_name
 from . import params as P
@@ -437,17 +445,15 @@ class _Importer:
         dt = self.dtype(x, ("INT8", "INT16"))
         (si, zi), (so, zo) = self.q(x), self.q(op.outputs[0])
         m, s = P.relu_multiplier(si, so)
-        lo = max(P.QRANGE[self.t[x].dtype][0], zo + P.round_half_away(0.0))
-        values = _all_values(dt)
-        table = np.clip(zo + _rescale(values - zi, m, s), lo, P.QRANGE[self.t[x].dtype][1])
-        self.node(op, "lut", [self.value(x)], params={"table": table.astype(dt)})
+        table = relu_tflite(_all_values(dt), m, s, zi, zo)  # the kernel on every input
+        self.node(op, "lut", [self.value(x)], params={"table": table})
 
     def relu6(self, op: TflOperator) -> None:
         x = op.inputs[0]
         dt = self.dtype(x, ("INT8", "INT16"))
         scale, zp = self.q(x)
         lo_q, hi_q = P.QRANGE[self.t[x].dtype]
-        six = min(max(zp + P.round_half_away(float(P.f32(6.0) / P.f32(scale))), lo_q), hi_q)
+        six = min(max(P.quantize_value(6.0, scale, zp), lo_q), hi_q)
         # TFLite Micro clamps to [zero, six] of the input's quantisation; the output's is not read
         if self.t[op.outputs[0]].dtype != self.t[x].dtype:
             raise ValueError(f"input and output types differ ({dt}, {self.t[op.outputs[0]].dtype.lower()})")
@@ -457,11 +463,9 @@ class _Importer:
         x = op.inputs[0]
         dt = self.dtype(x, ("INT8", "INT16"))
         (si, zi), (so, zo) = self.q(x), self.q(op.outputs[0])
-        (ma, sa), (mi, si_) = P.leaky_relu_multipliers(si, op.options["alpha"], so)
-        v = _all_values(dt) - zi
-        neg = np.where(ma < 0, -_rescale(v, -ma, sa), _rescale(v, abs(ma), sa))
-        table = np.where(v >= 0, _rescale(v, mi, si_), neg) + zo
-        self.node(op, "lut", [self.value(x)], params={"table": np.clip(table, *P.QRANGE[self.t[x].dtype]).astype(dt)})
+        alpha, identity = P.leaky_relu_multipliers(si, op.options["alpha"], so)
+        table = leaky_relu_tflite(_all_values(dt), identity, alpha, zi, zo)  # the kernel on every input
+        self.node(op, "lut", [self.value(x)], params={"table": table})
 
     def softmax(self, op: TflOperator) -> None:
         x, out = op.inputs[0], op.outputs[0]
@@ -486,8 +490,7 @@ class _Importer:
         if self.t[out].dtype != self.t[x].dtype:
             raise ValueError(f"input and output types differ ({dt}, {self.t[out].dtype.lower()})")
         params = params_cls.from_quantization(*self.q(x), *self.q(out), dtype=np.dtype(dt))
-        info = np.iinfo(dt)
-        table = function(np.arange(info.min, info.max + 1).astype(dt), params)  # the kernel on every input
+        table = function(_all_values(dt), params)  # the kernel on every input
         self.node(op, "lut", [self.value(x)], params={"table": table})
 
     def logistic(self, op: TflOperator) -> None:
@@ -638,14 +641,9 @@ def _axis_bound(value: int, dim: int, stride: int, masked: bool, is_begin: bool)
 
 
 def _all_values(dtype: str) -> np.ndarray:
+    """Every value of an integer type, in that type: the inputs a lookup table is built on."""
     info = np.iinfo(dtype)
-    return np.arange(info.min, info.max + 1, dtype=np.int64)
-
-
-def _rescale(x: np.ndarray, m: int, s: int) -> np.ndarray:
-    from ...spec import rescale
-
-    return rescale(x, np.int64(m), np.int64(s), P.SCHEME)
+    return np.arange(info.min, info.max + 1).astype(dtype)
 
 
 _HANDLERS: dict[str, Callable[[_Importer, TflOperator], None]] = {

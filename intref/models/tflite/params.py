@@ -11,11 +11,10 @@ the two differ by one unit on about 1% of random 16-bit models.) NumPy float32 s
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ...spec import quantize_multiplier
+from ...spec.gemmlowp import round_half_away_f32
 
 f32 = np.float32
 QRANGE = {"INT8": (-128, 127), "INT16": (-32768, 32767), "INT32": (-(2**31), 2**31 - 1)}
@@ -27,14 +26,10 @@ def multiplier(real: float) -> tuple[int, int]:
     return quantize_multiplier(float(real), SCHEME)
 
 
-def round_half_away(value: float) -> int:
-    """C's round / std::round (and TfLiteRound): ties away from zero."""
-    return int(math.copysign(math.floor(abs(value) + 0.5), value))
-
-
 def quantize_value(value: float, scale: float, zero_point: int) -> int:
-    """TFLite's Quantize of a float during Prepare: ``zp + round(value / scale)``, the quotient in float32."""
-    return zero_point + round_half_away(float(f32(value) / f32(scale)))
+    """TFLite's Quantize of a float during Prepare: ``zp + round(value / scale)``, the quotient and the rounding
+    (C ``roundf``, ties away from zero) in float32."""
+    return zero_point + int(round_half_away_f32(f32(value) / f32(scale)))
 
 
 def activation_range(activation: str | None, dtype: str, scale: float, zero_point: int) -> tuple[int, int]:

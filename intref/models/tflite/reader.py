@@ -223,16 +223,20 @@ def _tensor(model, sg, i: int, size: int) -> TflTensor:
     return tensor
 
 
+def tflite_bytes(source: bytes | bytearray | memoryview | str | os.PathLike) -> bytes:
+    """A model's bytes, given as bytes or as a path (an unreadable file is a TfliteFormatError)."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source)
+    try:
+        with open(source, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        raise TfliteFormatError(f"cannot read {source}: {exc.strerror or exc}") from None
+
+
 def read_tflite(source: bytes | bytearray | str | os.PathLike) -> TflModel:
     """Parse a TFLite flatbuffer (bytes or a path) into a :class:`TflModel` (the first subgraph)."""
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
-    else:
-        try:
-            with open(source, "rb") as f:
-                data = f.read()
-        except OSError as exc:
-            raise TfliteFormatError(f"cannot read {source}: {exc.strerror or exc}") from None
+    data = tflite_bytes(source)
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise TfliteFormatError("not a TFLite model (no 'TFL3' file identifier)")
     try:
