@@ -140,6 +140,11 @@ int intref_argmax(int32_t isa, int32_t threads, const void *x, int32_t x_bytes, 
 int intref_quantize(int32_t isa, int32_t threads, const float *x, int64_t n, double scale, int64_t zero_point,
                     int64_t lo, int64_t hi, int32_t out_bytes, void *y);
 
+/* hi = clamp(round_half_up((x - x_zp) / 2^shift) + hi_zp), lo = clamp(x - x_zp - 2^shift (hi - hi_zp)), both int8
+ * (intref/ops/split.py); 1 <= shift <= 14, x_zp in int16, hi_zp in int8. */
+int intref_split16(int32_t isa, int32_t threads, const int16_t *x, int64_t n, int32_t x_zp, int32_t shift,
+                   int32_t hi_zp, int8_t *hi, int8_t *lo);
+
 /* The fixed-point pieces of these ops, for tests: the Q15 table of 2^(-r/256) (256 entries), the exact floor
  * square root (-1 for v < 0), and softmax's clamp of x - max(x) (INT64_MIN for illegal parameters). */
 void intref_exp2_q15(int32_t *table);

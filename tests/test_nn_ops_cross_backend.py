@@ -1,10 +1,11 @@
-"""layernorm, softmax, argmax and quantize on every backend, every forced ISA and 1 and 2 threads equal the NumPy
-reference, bit for bit: same values, dtypes and result types, same errors (type, message, flat index).
+"""layernorm, softmax, argmax, quantize and split16 on every backend, every forced ISA and 1 and 2 threads equal the
+NumPy reference, bit for bit: same values, dtypes and result types, same errors (type, message, flat index).
 
 A backend that does not have one of these ops yet is skipped for that op, saying so. Cases are a fixed,
 seeded set of edge inputs (constant rows, eps 0, int16 extremes, every frac_bits, per-channel requant, every
 rescale scheme for softmax's multiplier, logits far below the row maximum, masks with fully masked rows,
-T = 1, N = 1, argmax ties, quantize halves and values beyond the clamp, non-finite input) plus a bounded
+T = 1, N = 1, argmax ties, quantize halves and values beyond the clamp, non-finite input, every int16 value through
+split16 at its extreme parameters) plus a bounded
 hypothesis run of random ones.
 """
 
@@ -324,6 +325,36 @@ def quantize_cases(rng) -> list[Case]:
     return cases
 
 
+# ------------------------------------------------------------------------------------------------- split16
+
+ALL_INT16 = np.arange(-(2**15), 2**15, dtype=np.int16)
+
+
+def split16_cases(rng) -> list[Case]:
+    """Every int16 value (clamps of hi and lo both ways, every rounding tie) at the probability parameters and at
+    the extremes of each parameter; odd shapes, 0-d, empty, strided and byte-swapped inputs."""
+    cases = []
+    for zp, shift, hzp in ((-16384, 7, -128), (0, 1, 0), (0, 14, 0), (32767, 7, 127), (-32768, 14, -128), (5, 3, -7)):
+        kwargs = dict(x_zp=zp, shift=shift, hi_zp=hzp)
+        cases.append(Case("split16", (ALL_INT16,), kwargs, f"all int16, zp {zp} shift {shift} hi_zp {hzp}"))
+    grid = ALL_INT16[rng.permutation(ALL_INT16.size)[: 7 * 13 * 11]].reshape(7, 13, 11)
+    cases.append(Case("split16", (grid,), dict(x_zp=-16384, hi_zp=-128), "3-d, odd sizes"))
+    cases.append(Case("split16", (grid[:, ::3, ::-2],), dict(x_zp=100, shift=5), "strided"))
+    cases.append(Case("split16", (grid.astype(">i2"),), dict(x_zp=-16384, hi_zp=-128), "big-endian"))
+    cases.append(Case("split16", (np.array(-129, np.int16),), dict(shift=7), "0-d"))
+    cases.append(Case("split16", (np.zeros((0, 4), np.int16),), {}, "empty"))
+    return cases
+
+
+def random_split16(rng) -> Case:
+    shape = tuple(int(d) for d in rng.integers(0, 40, int(rng.integers(1, 4))))
+    x = tensor(rng, shape, np.int16, str(rng.choice(["random", "random", "min", "max", "small"])))
+    kwargs = dict(
+        x_zp=int(rng.integers(-(2**15), 2**15)), shift=int(rng.integers(1, 15)), hi_zp=int(rng.integers(-128, 128))
+    )
+    return Case("split16", (x,), kwargs, f"{shape} {kwargs}")
+
+
 @functools.cache
 def fixed_cases() -> dict[str, tuple[Case, ...]]:
     rng = np.random.default_rng(20241122)
@@ -332,6 +363,7 @@ def fixed_cases() -> dict[str, tuple[Case, ...]]:
         "softmax": tuple(softmax_cases(rng)),
         "argmax": tuple(argmax_cases(rng)),
         "quantize": tuple(quantize_cases(rng)),
+        "split16": tuple(split16_cases(rng)),
     }
 
 
@@ -415,7 +447,27 @@ def error_cases() -> dict[str, tuple[Case, ...]]:
         Case("quantize", (f, 0.1, 0, INT32_MIN - 1, 0), {}, "range beyond int32"),
         Case("quantize", (f, 0.1, 1.0), {}, "float zero point"),
     ]
-    return {"layernorm": tuple(layernorm), "softmax": tuple(softmax), "argmax": tuple(argmax), "quantize": quantize}
+    x16 = tensor(rng, (5, 7), np.int16)
+    split16 = [
+        Case("split16", (x16.astype(np.int8),), {}, "x int8"),
+        Case("split16", (x16.astype(np.int32),), {}, "x int32"),
+        Case("split16", (x16.astype(np.uint16),), {}, "x uint16"),
+        Case("split16", (x16,), dict(shift=0), "shift 0"),
+        Case("split16", (x16,), dict(shift=15), "shift 15"),
+        Case("split16", (x16,), dict(shift=True), "shift bool"),
+        Case("split16", (x16,), dict(shift=7.0), "shift float"),
+        Case("split16", (x16,), dict(x_zp=32768), "x_zp beyond int16"),
+        Case("split16", (x16,), dict(hi_zp=128), "hi_zp beyond int8"),
+        Case("split16", (x16,), dict(hi_zp=-129), "hi_zp below int8"),
+        Case("split16", (x16.tolist(),), {}, "a list"),
+    ]
+    return {
+        "layernorm": tuple(layernorm),
+        "softmax": tuple(softmax),
+        "argmax": tuple(argmax),
+        "quantize": quantize,
+        "split16": tuple(split16),
+    }
 
 
 @pytest.mark.parametrize("op", ops.NN_OP_NAMES)
@@ -464,6 +516,7 @@ RANDOM_BUILDERS = {
         str(rng.choice(["random", "ties", "small"])),
     ),
     "quantize": random_quantize,
+    "split16": random_split16,
 }
 
 
@@ -496,6 +549,7 @@ def large_cases() -> list[Case]:
         Case("softmax", (x.astype(np.int32) * 1000, softmax_params(rng, "dyadic", 1e-6, (65535, 0))), {}),
         Case("argmax", (tensor(rng, (3000, 191), np.int16), tensor(rng, (191,), np.int32) >> 20), {}),
         Case("quantize", (rng.standard_normal((4000, 144)).astype(np.float32), 0.02), {}),
+        Case("split16", (np.resize(ALL_INT16, (5, 1000, 900)),), dict(x_zp=-16384, hi_zp=-128)),
         Case("softmax", (fill, SoftmaxParams("tflite_double", 2**30, 3)), {}, "mask fill"),
         Case(
             "layernorm",

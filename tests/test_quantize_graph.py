@@ -228,8 +228,10 @@ def test_15_bit_probabilities_split_exactly_into_two_int8_halves(conformer):
     model.run({"logmel": features(1, 94)[0]}, backend="numpy", trace=tracer)
     assert tracer["b0.attn.h1.softmax"].outputs[0].dtype == np.int16
     p = tracer["b0.attn.h1.softmax"].outputs[0].astype(np.int64)
-    hi = tracer["b0.attn.h1.softmax.hi"].outputs[0].astype(np.int64)
-    lo = tracer["b0.attn.h1.softmax.lo"].outputs[0].astype(np.int64)
+    split = tracer["b0.attn.h1.softmax.split"]
+    assert split.node.op == "split16"
+    assert split.node.spec.outputs == ("b0.attn.h1.softmax.hi", "b0.attn.h1.softmax.lo")
+    hi, lo = (out.astype(np.int64) for out in split.outputs)
     assert p.min() >= -16384 and p.max() <= 16256
     assert np.array_equal(128 * (hi + 128) + lo, p + 16384)
     assert lo.min() >= -64 and lo.max() <= 64

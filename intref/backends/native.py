@@ -31,6 +31,7 @@ from ..ops.lut import check_lut
 from ..ops.quantize import check_quantize
 from ..ops.reduce import check_mean, requant_for_count
 from ..ops.softmax import SoftmaxParams, check_softmax
+from ..ops.split import check_split16
 from ..spec import Accumulator, AccumulatorOverflowError, PackedInt4, Requant, RescaleError, dtype_for_range
 from ..spec.rescale import REASON_LEFT_SHIFT, REASON_RESULT, REASON_TOSA_VALUE
 from .base import BackendUnavailable
@@ -749,6 +750,19 @@ class NativeBackend:
             )
             _raise_status(rc, None, name, Accumulator(), None)
         return y
+
+    def split16(
+        self, x: np.ndarray, *, x_zp: int = 0, shift: int = 7, hi_zp: int = 0, name: str = "split16"
+    ) -> tuple[np.ndarray, np.ndarray]:
+        zp, s, hzp = check_split16(x, x_zp, shift, hi_zp, name)
+        hi, lo = np.empty(x.shape, dtype=np.int8), np.empty(x.shape, dtype=np.int8)
+        if x.size:
+            xc = _contig(x, np.int16)
+            rc = _lib.intref_split16(
+                ISAS.index(_isa), _threads, _ptr("int16_t[]", xc), x.size, zp, s, hzp, _optr(hi), _optr(lo)
+            )
+            _raise_status(rc, None, name, Accumulator(), None)
+        return hi, lo
 
 
 __all__ = [

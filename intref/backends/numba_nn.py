@@ -1,4 +1,4 @@
-"""The numba backend's transformer ops: layernorm, softmax, argmax and quantize.
+"""The numba backend's transformer ops: layernorm, softmax, argmax, quantize and split16.
 
 Each function has the signature, results, dtypes and errors of its reference op in :mod:`intref.ops`: the
 arguments are checked with the reference's own ``check_*`` function, then compiled kernels do the work
@@ -19,6 +19,7 @@ from ..ops.argmax import check_argmax
 from ..ops.layernorm import RECIPROCAL_BITS, check_layernorm
 from ..ops.quantize import check_quantize
 from ..ops.softmax import SoftmaxParams, check_softmax
+from ..ops.split import check_split16
 from ..spec import Accumulator, Requant, dtype_for_range
 from ..spec.fixedpoint import EXP2_Q15
 from ..spec.rescale import most_negative_input
@@ -131,4 +132,14 @@ def quantize(
     return out
 
 
-__all__ = ["argmax", "layernorm", "quantize", "softmax"]
+def split16(
+    x: np.ndarray, *, x_zp: int = 0, shift: int = 7, hi_zp: int = 0, name: str = "split16"
+) -> tuple[np.ndarray, np.ndarray]:
+    zp, s, hzp = check_split16(x, x_zp, shift, hi_zp, name)
+    hi, lo = np.empty(x.shape, dtype=np.int8), np.empty(x.shape, dtype=np.int8)
+    flat = np.ascontiguousarray(x).reshape(-1)
+    _launch(nk.split16_flat, nk.split16_range, flat.size, 1, flat, zp, s, hzp, hi.reshape(-1), lo.reshape(-1))
+    return hi, lo
+
+
+__all__ = ["argmax", "layernorm", "quantize", "softmax", "split16"]

@@ -107,3 +107,21 @@ def quantize_flat(x, scale, qlo, qhi, zp, out, tasks):
     for task in prange(tasks):
         i0, i1 = _task_range(task, tasks, x.shape[0])
         quantize_range(x, scale, qlo, qhi, zp, out, i0, i1)
+
+
+@njit(cache=True)
+def split16_range(x, zp, shift, hi_zp, hi, lo, i0, i1):
+    """ops.split16 for elements i0 .. i1 - 1: ``(v + 2^(shift-1)) >> shift`` is round_half_up(v / 2^shift)."""
+    half = 1 << (shift - 1)
+    for i in range(i0, i1):
+        v = np.int64(x[i]) - zp
+        h = min(max(((v + half) >> shift) + hi_zp, -128), 127)
+        hi[i] = h
+        lo[i] = min(max(v - ((h - hi_zp) << shift), -128), 127)
+
+
+@njit(parallel=True, cache=True)
+def split16_flat(x, zp, shift, hi_zp, hi, lo, tasks):
+    for task in prange(tasks):
+        i0, i1 = _task_range(task, tasks, x.shape[0])
+        split16_range(x, zp, shift, hi_zp, hi, lo, i0, i1)

@@ -20,3 +20,4 @@ class NumpyBackend:
     softmax = staticmethod(ops.softmax)
     argmax = staticmethod(ops.argmax)
     quantize = staticmethod(ops.quantize)
+    split16 = staticmethod(ops.split16)

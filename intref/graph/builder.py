@@ -106,7 +106,7 @@ class ModelBuilder:
         op: str,
         name: str,
         inputs: list[str],
-        output: str,
+        output: str | list[str],
         *,
         params: dict | None = None,
         attrs: dict | None = None,
@@ -121,8 +121,22 @@ class ModelBuilder:
 
         ``requant`` is a Requant (or AddParams for ``add``), whose multipliers and shifts become constants, or the
         file's own requant object when the params already hold them. ``acc`` is an Accumulator or its dict.
+        A kind with several outputs takes a list of output names, and ``scale`` and ``zero_point`` as lists with
+        one entry per output; it returns the list of names.
         """
+        if not isinstance(output, str):
+            outputs = list(output)
+            n = len(outputs)
+            scales = [None] * n if scale is None else list(scale)
+            zero_points = [None] * n if zero_point is None else list(zero_point)
+            if len(scales) != n or len(zero_points) != n:
+                raise ValueError(f"node {name!r}: give one scale and one zero point per output")
+        else:
+            outputs, scales, zero_points = [output], [scale], [zero_point]
         kind = get_kind(op)
+        for out in outputs:
+            if out in self.tensors:
+                raise ValueError(f"tensor {out!r} is already declared")
         attrs = dict(attrs or {})
         params = {role: self._param(name, role, v) for role, v in (params or {}).items()}
         requant_json = None
@@ -152,23 +166,26 @@ class ModelBuilder:
         if isinstance(acc, Accumulator):
             acc = {"policy": acc.policy, "bits": int(acc.bits)}
         acc_json = dict(acc) if acc is not None else None
-        spec = NodeSpec(name, op, tuple(inputs), (output,), params, attrs, requant_json, acc_json)
+        spec = NodeSpec(name, op, tuple(inputs), tuple(outputs), params, attrs, requant_json, acc_json)
         bound = kind.bind(len(self.nodes), spec, self.constants, self.tensors)
-        ((dtype, inferred),) = kind.infer(bound, [self.tensors[t] for t in inputs])
-        if shape is None:
-            if any(d is None for d in inferred):
-                raise ValueError(f"node {name!r}: the output length depends on the input's; pass shape=")
-            shape = inferred
-        if zero_point is None:
-            if requant_json is not None:
-                zero_point = requant_json["zero_point"]
-            elif op == "clamp":
-                zero_point = self.tensors[inputs[0]].zero_point
-        if scale is None and op == "clamp":
-            scale = self.tensors[inputs[0]].scale
-        self._declare(TensorSpec(output, dtype, tuple(shape), _scale(scale), _zero_point(zero_point), axis))
+        inferred_outputs = kind.infer(bound, [self.tensors[t] for t in inputs])
+        declared = zip(outputs, inferred_outputs, scales, zero_points, strict=True)
+        for out, (dtype, inferred), out_scale, out_zp in declared:
+            out_shape = shape
+            if out_shape is None:
+                if any(d is None for d in inferred):
+                    raise ValueError(f"node {name!r}: the output length depends on the input's; pass shape=")
+                out_shape = inferred
+            if out_zp is None:
+                if requant_json is not None:
+                    out_zp = requant_json["zero_point"]
+                elif op == "clamp":
+                    out_zp = self.tensors[inputs[0]].zero_point
+            if out_scale is None and op == "clamp":
+                out_scale = self.tensors[inputs[0]].scale
+            self._declare(TensorSpec(out, dtype, tuple(out_shape), _scale(out_scale), _zero_point(out_zp), axis))
         self.nodes.append(spec)
-        return output
+        return output if isinstance(output, str) else outputs
 
     def output(self, *names: str) -> None:
         self.outputs.extend(names)

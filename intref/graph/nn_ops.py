@@ -1,5 +1,5 @@
-"""Node kinds of transformer and conformer layers: layernorm, softmax, argmax, quantize, matmul, and the data
-movement ops transpose, slice and concat.
+"""Node kinds of transformer and conformer layers: layernorm, softmax, split16, argmax, quantize, matmul, and the
+data movement ops transpose, slice and concat.
 
 The arithmetic ops call the backend method of the same name (``matmul`` calls ``backend.linear`` with the second
 activation as its weights); the semantics live in :mod:`intref.ops`. Data movement is plain NumPy here: it
@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from ..ops import SoftmaxParams
+from ..ops.split import SHIFT_RANGE
 from ..spec import dtype_for_range
 from .core_ops import _check_channels, _out_dtype, _result
 from .ir import INT_RANGES, dtype_name
@@ -137,6 +138,30 @@ class Softmax(NodeKind):
 
     def call(self, backend, bound, args):
         return [backend.softmax(args[0], bound.extra["params"], name=bound.name)], None
+
+
+@register
+class Split16(NodeKind):
+    """``ops.split16``: an int16 tensor as its int8 halves ``hi`` and ``lo`` (two outputs), e.g. 15-bit softmax
+    probabilities for int8 products: ``x - x_zp == 2^shift * (hi - hi_zp) + lo`` within the clamps."""
+
+    op = "split16"
+    outputs = ("hi", "lo")
+    attrs = {
+        "x_zp": Attr(lo=-(2**15), hi=2**15 - 1),
+        "shift": Attr(default=7, lo=SHIFT_RANGE[0], hi=SHIFT_RANGE[1]),
+        "hi_zp": Attr(lo=-128, hi=127),
+    }
+
+    def infer(self, bound, inputs):
+        (x,) = inputs
+        need_dtype("x", x, ("int16",), self.op)
+        return [("int8", x.shape), ("int8", x.shape)]
+
+    def call(self, backend, bound, args):
+        a = bound.attrs
+        hi, lo = backend.split16(args[0], x_zp=a["x_zp"], shift=a["shift"], hi_zp=a["hi_zp"], name=bound.name)
+        return [hi, lo], None
 
 
 @register

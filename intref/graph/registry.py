@@ -76,6 +76,7 @@ class NodeKind:
 
     op: ClassVar[str] = ""
     inputs: ClassVar[tuple[str, ...]] = ("x",)  # activation roles, in order
+    outputs: ClassVar[tuple[str, ...]] = ("y",)  # output roles, in order
     params: ClassVar[tuple[str, ...]] = ()  # required constant roles
     optional_params: ClassVar[tuple[str, ...]] = ()
     attrs: ClassVar[dict[str, Attr]] = {}
@@ -90,8 +91,9 @@ class NodeKind:
             raise ValueError(
                 f"{self.op} takes {len(self.inputs)} inputs ({', '.join(self.inputs)}), got {len(node.inputs)}"
             )
-        if len(node.outputs) != 1:
-            raise ValueError(f"{self.op} has one output, got {len(node.outputs)}")
+        if len(node.outputs) != len(self.outputs):
+            count = "one output" if len(self.outputs) == 1 else f"{len(self.outputs)} outputs"
+            raise ValueError(f"{self.op} has {count} ({', '.join(self.outputs)}), got {len(node.outputs)}")
         roles = set(self.params) | set(self.optional_params)
         if self.requant != "none":
             roles |= {"multiplier", "shift"}

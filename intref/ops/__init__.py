@@ -10,10 +10,11 @@ from .lut import lut
 from .quantize import quantize
 from .reduce import mean_over_time
 from .softmax import SoftmaxParams, softmax
+from .split import split16
 
 OP_NAMES: tuple[str, ...] = ("linear", "conv1d", "requantize", "add", "mul", "lut", "clamp", "mean_over_time")
 # The ops of transformer/conformer layers; the reference backend has them, the compiled backends follow.
-NN_OP_NAMES: tuple[str, ...] = ("layernorm", "softmax", "argmax", "quantize")
+NN_OP_NAMES: tuple[str, ...] = ("layernorm", "softmax", "argmax", "quantize", "split16")
 
 __all__ = [
     "NN_OP_NAMES",
@@ -24,6 +25,7 @@ __all__ = [
     "layernorm",
     "quantize",
     "softmax",
+    "split16",
     "add",
     "clamp",
     "conv1d",

@@ -18,7 +18,7 @@ Quantisation of each tensor (see :mod:`intref.quantize.fgraph` for the output ki
   (round(C^2 eps / s_x^2)), F = the recipe's fraction bits (lowered if the accumulator could exceed int32);
 - add: TFLite ADD with the largest left shift (at most 20) that keeps both inputs in int32;
 - softmax: multiplier s_scores * alpha * log2(e) * 256 (attention's 1/sqrt(d) is alpha); with 15-bit
-  probabilities P (int16) the product P V is two int8 products of P's exact halves (``_split_probability``);
+  probabilities P (int16) the product P V is two int8 products of P's exact halves (a ``split16`` node);
 - argmax: the per-class offset in logit units, round_half_away(offset / s_logits).
 """
 
@@ -486,26 +486,17 @@ class Lowering:
         )
 
     def _split_probability(self, p: str, qp: QType) -> tuple[str, str]:
-        """15-bit probabilities P (int16) as two int8 tensors: hi = round_half_up(p / 128) (zero point -128) and
-        lo = p - 128 hi, exactly. lo comes from a TFLite ADD with a negative multiplier (scheme tflite_double, every
-        rescale exact: powers of two on multiples of them)."""
+        """15-bit probabilities P (int16) as two int8 tensors (one ``split16`` node): hi = round_half_up(p / 128)
+        (zero point -128) and lo = p - 128 hi, exactly."""
         if p in self.views:
             return self.views[p]
         hi, lo = f"{p}.hi", f"{p}.lo"
         ratio = float(P15_SPLIT)
         self.b.node(
-            "requantize", hi, [p], hi, attrs={"x_zp": qp.zero_point},
-            requant=Requant.from_scale(1.0 / ratio, "single", -128, -128, 127),
-            scale=ratio / P15_MAX, zero_point=-128,
+            "split16", f"{p}.split", [p], [hi, lo],
+            attrs={"x_zp": qp.zero_point, "shift": P15_SPLIT.bit_length() - 1, "hi_zp": -128},
+            scale=[ratio / P15_MAX, 1.0 / P15_MAX], zero_point=[-128, 0],
         )  # fmt: skip
-        out = Requant("tflite_double", np.int64(2**30), np.int64(-13), 0, -128, 127)  # x 2^-14
-        params = AddParams(
-            a_zp=qp.zero_point, b_zp=-128, left_shift=15,
-            a_multiplier=np.int64(2**30), a_shift=np.int64(0),  # x 1/2
-            b_multiplier=np.int64(-(2**30)), b_shift=np.int64(7),  # x -64
-            out=out,
-        )  # fmt: skip
-        self.b.node("add", lo, [p, hi], lo, requant=params, scale=1.0 / P15_MAX, zero_point=0)
         self.q[hi] = QType("int8", ratio / P15_MAX, -128)
         self.q[lo] = QType("int8", 1.0 / P15_MAX, 0)
         self.views[p] = (hi, lo)

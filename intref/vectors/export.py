@@ -69,8 +69,8 @@ def node_arrays(record: NodeRecord) -> list[tuple[str, np.ndarray, str, str]]:
         out.append((role, arr, dtype_name(arr.dtype), "param derived at run time"))
     if record.acc is not None:
         out.append(("acc", record.acc, dtype_name(record.acc.dtype), "accumulator before rescale"))
-    for i, arr in enumerate(record.outputs):
-        out.append(("y" if len(record.outputs) == 1 else f"y{i}", arr, dtype_name(arr.dtype), "output"))
+    for role, arr in zip(_output_roles(record.node.spec), record.outputs, strict=True):
+        out.append((role, arr, dtype_name(arr.dtype), "output"))
     return out
 
 
@@ -99,6 +99,11 @@ def _float_scale(model: Model, bound: BoundNode) -> list[float] | None:
     return [float(v) for v in value.ravel()]
 
 
+def _output_roles(spec) -> dict[str, str]:
+    """Output file role -> tensor: ``y`` for one output, ``y0``, ``y1``, ... for several."""
+    return {"y" if len(spec.outputs) == 1 else f"y{i}": t for i, t in enumerate(spec.outputs)}
+
+
 def node_params(model: Model, bound: BoundNode) -> dict[str, Any]:
     """Everything about a node that is not an array: op, attributes, scheme, zero points, clamp, scales."""
     spec = bound.spec
@@ -107,7 +112,7 @@ def node_params(model: Model, bound: BoundNode) -> dict[str, Any]:
         "name": spec.name,
         "op": spec.op,
         "inputs": dict(zip(bound.kind.inputs, spec.inputs, strict=True)),
-        "outputs": {"y" if len(spec.outputs) == 1 else f"y{i}": t for i, t in enumerate(spec.outputs)},
+        "outputs": _output_roles(spec),
         "params": dict(spec.params),
         "attrs": {k: list(v) if isinstance(v, tuple) else v for k, v in bound.attrs.items()},
         "requant": dict(spec.requant) if spec.requant else None,
@@ -117,7 +122,7 @@ def node_params(model: Model, bound: BoundNode) -> dict[str, Any]:
             for role, t in [
                 *zip(bound.kind.inputs, spec.inputs, strict=True),
                 *spec.params.items(),
-                ("y", spec.outputs[0]),
+                *_output_roles(spec).items(),
             ]
         },
     }
@@ -245,7 +250,7 @@ def build_manifest(
         "inputs": {name: {"file": path, "sha256": rendered.info[path]["sha256"]} for name, path in input_files.items()},
         "input_sha256": sha256_bytes(joined),
         "outputs": {
-            t: next(n["files"]["y"]["npy"] for n in rendered.nodes if t in n["outputs"].values())
+            t: next(n["files"][role]["npy"] for n in rendered.nodes for role, u in n["outputs"].items() if u == t)
             for t in model.graph.outputs
             if t not in input_files
         },
