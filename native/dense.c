@@ -289,12 +289,12 @@ int intref_conv1d_dense(int32_t isa, int32_t threads, const int8_t *x, int64_t t
                                   ((int64_t)(x_zp < 0 ? -x_zp : x_zp) + 128) * 128 * c_in * ksize);
     }
 
-    if (w8 && ksize == 1 && stride == 1 && pad_left == 0 && pad_right == 0 && t <= GEMV_MAX_ROWS &&
+    if ((w8 || w4) && ksize == 1 && stride == 1 && pad_left == 0 && pad_right == 0 && t <= GEMV_MAX_ROWS &&
         c_in <= INTREF_KSAFE) {
         intref_errs e;
         errs_init(&e);
         /* a second thread pays from about 2^20 products on (a team costs more than a small product) */
-        rc = gemv_run(isa, clamp_threads(threads, (t * c_in * c_out >> 20) + 1), x, t, c_in, w8, c_out, bias, x_zp,
+        rc = gemv_run(isa, clamp_threads(threads, (t * c_in * c_out >> 20) + 1), x, t, c_in, w8, w4, c_out, bias, x_zp,
                       &plan, kernels_for(isa)->epi_tile, acc_out, y_out, &e);
         plan_free(&plan);
         if (rc != INTREF_OK) return status->code = rc;

@@ -1,7 +1,8 @@
 /* Linear layers with a few rows (a decoder step: one token, or a short prefix): one pass over the int8
  * weight rows as they are stored, with no packing. Packing pays only when the packed panel is reused over
  * many rows; for one row it triples the memory traffic of a product that is bound by reading the weights
- * (a 21,367 x 224 tied output projection is 4.8 MB per step).
+ * (a 21,367 x 224 tied output projection is 4.8 MB per step). int4 weights are unpacked block by block
+ * (GEMV_BLOCK rows into a scratch the block's products then read from L1).
  *
  * For each output channel o the kernels give the exact x . w[o] of every row and the weight sum s[o]; the
  * driver forms (x - x_zp) . w[o] + bias[o] = x . w[o] - x_zp * s[o] + bias[o] in int64 and passes it to the
@@ -17,6 +18,7 @@
 #include <stdint.h>
 
 #include "requant.h"
+#include "util_avx512.h"
 
 #if INTREF_X86
 #include <immintrin.h>
@@ -124,6 +126,38 @@ static INTREF_TARGET_AVX512 void dots_avx512(const int8_t *x, const uint8_t *xu,
 }
 #endif
 
+/* n int4 values (low nibble first, sign-extended) into n int8: a plain loop per ISA target (the compiler
+ * vectorises the AVX2 one), the AVX-512 one through the shared unpacker. */
+typedef void (*gemv_unpack)(const uint8_t *src, int64_t n, int8_t *dst);
+
+#define DEFINE_UNPACK(SUFFIX, TARGET)                                                                                  \
+    static TARGET void unpack_##SUFFIX(const uint8_t *src, int64_t n, int8_t *dst) {                                   \
+        int64_t i;                                                                                                     \
+        for (i = 0; i < n / 2; i++) {                                                                                  \
+            dst[2 * i] = (int8_t)(((src[i] & 0x0F) ^ 8) - 8);                                                          \
+            dst[2 * i + 1] = (int8_t)(((src[i] >> 4) ^ 8) - 8);                                                        \
+        }                                                                                                              \
+        if (n & 1) dst[n - 1] = (int8_t)(((src[n / 2] & 0x0F) ^ 8) - 8);                                               \
+    }
+
+#define NO_TARGET
+DEFINE_UNPACK(scalar, NO_TARGET)
+#if INTREF_X86
+DEFINE_UNPACK(avx2, INTREF_TARGET_AVX2)
+static INTREF_TARGET_AVX512 void unpack_avx512(const uint8_t *src, int64_t n, int8_t *dst) {
+    unpack_row(src, n, dst);
+}
+#endif
+
+static gemv_unpack unpack_for(int32_t isa) {
+#if INTREF_X86
+    if (isa == INTREF_ISA_AVX512VNNI) return unpack_avx512;
+    if (isa == INTREF_ISA_AVX2) return unpack_avx2;
+#endif
+    (void)isa;
+    return unpack_scalar;
+}
+
 static gemv_dots dots_for(int32_t isa) {
 #if INTREF_X86
     if (isa == INTREF_ISA_AVX512VNNI) return dots_avx512;
@@ -135,25 +169,35 @@ static gemv_dots dots_for(int32_t isa) {
 
 typedef struct {
     gemv_dots dots;
+    gemv_unpack unpack;
     gemv_epi epi;
     const int8_t *x, *w;
-    const uint8_t *xu;
+    const uint8_t *xu, *w4;
     int64_t m, k, n;
     const int32_t *bias;
     int32_t x_zp;
     const epi_plan *p;
     void *acc_out, *y_out;
     intref_errs errs;
+    int oom;
 } gemv_job;
 
 /* One block of output channels: the dots as an int32 tile [m][GEMV_BLOCK] (|x . w| <= K * 128 * 128) and the
  * per-channel correction bias - x_zp * sum(w) through the ISA's tile epilogue when it fits int32 (always, for
  * the weights of a real layer) and the accumulator is at most 32 bits wide, else element by element. */
-static void gemv_block(gemv_job *j, int64_t b0, int64_t b1, int64_t *dots, int64_t *wsum, intref_errs *errs) {
+static void gemv_block(gemv_job *j, int64_t b0, int64_t b1, int64_t *dots, int64_t *wsum, int8_t *wbuf,
+                       intref_errs *errs) {
     int32_t tile[GEMV_MAX_ROWS * GEMV_BLOCK], corr[GEMV_BLOCK];
     int64_t o, r, nch = b1 - b0;
     int fits = 1;
-    j->dots(j->x, j->xu, j->m, j->k, j->w, b0, b1, dots, wsum);
+    if (j->w4) {
+        const int64_t row_bytes = (j->k + 1) / 2;
+        for (o = 0; o < nch; o++)
+            j->unpack(j->w4 + (b0 + o) * row_bytes, j->k, wbuf + o * j->k);
+        j->dots(j->x, j->xu, j->m, j->k, wbuf, 0, nch, dots, wsum);
+    } else {
+        j->dots(j->x, j->xu, j->m, j->k, j->w, b0, b1, dots, wsum);
+    }
     for (o = 0; o < nch; o++) {
         int64_t c = (int64_t)j->bias[b0 + o] - (int64_t)j->x_zp * wsum[o];
         fits &= c >= INT32_MIN && c <= INT32_MAX;
@@ -174,23 +218,36 @@ static void gemv_block(gemv_job *j, int64_t b0, int64_t b1, int64_t *dots, int64
 
 static void gemv_range(gemv_job *j, int64_t n0, int64_t n1) {
     int64_t dots[GEMV_BLOCK * GEMV_MAX_ROWS], wsum[GEMV_BLOCK], b0;
+    int8_t *wbuf = NULL;
     intref_errs errs;
     errs_init(&errs);
+    if (j->w4) {
+        wbuf = (int8_t *)mem_alloc((size_t)(GEMV_BLOCK * j->k) + 64);
+        if (!wbuf) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+            j->oom = 1;
+            return;
+        }
+    }
     for (b0 = n0; b0 < n1; b0 += GEMV_BLOCK)
-        gemv_block(j, b0, b0 + GEMV_BLOCK < n1 ? b0 + GEMV_BLOCK : n1, dots, wsum, &errs);
+        gemv_block(j, b0, b0 + GEMV_BLOCK < n1 ? b0 + GEMV_BLOCK : n1, dots, wsum, wbuf, &errs);
+    mem_free(wbuf);
 #ifdef _OPENMP
 #pragma omp critical(intref_gemv_errs)
 #endif
     errs_merge(&j->errs, &errs);
 }
 
-int gemv_run(int32_t isa, int nthreads, const int8_t *x, int64_t m, int64_t k, const int8_t *w, int64_t n,
-             const int32_t *bias, int32_t x_zp, const epi_plan *p, gemv_epi epi, void *acc_out, void *y_out,
-             intref_errs *errs) {
+int gemv_run(int32_t isa, int nthreads, const int8_t *x, int64_t m, int64_t k, const int8_t *w, const uint8_t *w4,
+             int64_t n, const int32_t *bias, int32_t x_zp, const epi_plan *p, gemv_epi epi, void *acc_out,
+             void *y_out, intref_errs *errs) {
     gemv_job j;
     uint8_t *xu = NULL;
     memset(&j, 0, sizeof(j));
     j.dots = dots_for(isa);
+    j.unpack = unpack_for(isa);
     j.epi = epi;
 #if INTREF_X86
     if (isa == INTREF_ISA_AVX512VNNI) {
@@ -204,6 +261,7 @@ int gemv_run(int32_t isa, int nthreads, const int8_t *x, int64_t m, int64_t k, c
     j.x = x;
     j.xu = xu;
     j.w = w;
+    j.w4 = w4;
     j.m = m;
     j.k = k;
     j.n = n;
@@ -230,6 +288,7 @@ int gemv_run(int32_t isa, int nthreads, const int8_t *x, int64_t m, int64_t k, c
 #endif
     }
     mem_free(xu);
+    if (j.oom) return INTREF_ENOMEM;
     errs_merge(errs, &j.errs);
     return INTREF_OK;
 }

@@ -167,13 +167,14 @@ extern const dense_kernels dense_avx2;
 extern const dense_kernels dense_avx512;
 #endif
 
-/* gemv.c: rows [m, k] times int8 weights [n, k] (m <= GEMV_MAX_ROWS, k <= INTREF_KSAFE) through the plan,
- * finished by the ISA's tile epilogue `epi`. */
+/* gemv.c: rows [m, k] times int8 weights [n, k] (w) or packed int4 ones (w4, rows of (k + 1) / 2 bytes; the
+ * other pointer NULL), m <= GEMV_MAX_ROWS, k <= INTREF_KSAFE, through the plan, finished by the ISA's tile
+ * epilogue `epi`. */
 typedef void (*gemv_epi)(const epi_plan *p, int mode, const int32_t *tile, int ld, int nrows, int64_t row0,
                          int64_t c0, int nch, const int32_t *corr, void *acc_out, void *y_out, intref_errs *e);
-int gemv_run(int32_t isa, int nthreads, const int8_t *x, int64_t m, int64_t k, const int8_t *w, int64_t n,
-             const int32_t *bias, int32_t x_zp, const epi_plan *p, gemv_epi epi, void *acc_out, void *y_out,
-             intref_errs *errs);
+int gemv_run(int32_t isa, int nthreads, const int8_t *x, int64_t m, int64_t k, const int8_t *w, const uint8_t *w4,
+             int64_t n, const int32_t *bias, int32_t x_zp, const epi_plan *p, gemv_epi epi, void *acc_out,
+             void *y_out, intref_errs *errs);
 
 /* Epilogue modes for a tile of int32 sums */
 enum {

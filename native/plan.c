@@ -51,10 +51,18 @@ int plan_init(epi_plan *p, const intref_acc *acc, const intref_requant *rq, int6
     if (!fits_bytes(rq->zero_point, 4) || rq->lo > rq->hi) return INTREF_EINVAL;
     if (!fits_bytes(rq->lo, rq->out_bytes) || !fits_bytes(rq->hi, rq->out_bytes)) return INTREF_EINVAL;
     if (acc->bits > LIMITS[rq->scheme].value_bits) return INTREF_EINVAL;
-    for (c = 0; c < channels; c++) {
-        int64_t m = rq->multiplier[c], s = rq->shift[c];
-        if (m < LIMITS[rq->scheme].mlo || m > LIMITS[rq->scheme].mhi) return INTREF_EINVAL;
-        if (s < LIMITS[rq->scheme].slo || s > LIMITS[rq->scheme].shi) return INTREF_EINVAL;
+    {
+        /* the ranges of the parameters, then one comparison each (a loop the compiler vectorises) */
+        const int64_t *mult = rq->multiplier, *shift = rq->shift;
+        int64_t mmin = mult[0], mmax = mult[0], smin = shift[0], smax = shift[0];
+        for (c = 1; c < channels; c++) {
+            mmin = mult[c] < mmin ? mult[c] : mmin;
+            mmax = mult[c] > mmax ? mult[c] : mmax;
+            smin = shift[c] < smin ? shift[c] : smin;
+            smax = shift[c] > smax ? shift[c] : smax;
+        }
+        if (mmin < LIMITS[rq->scheme].mlo || mmax > LIMITS[rq->scheme].mhi) return INTREF_EINVAL;
+        if (smin < LIMITS[rq->scheme].slo || smax > LIMITS[rq->scheme].shi) return INTREF_EINVAL;
     }
     p->scheme = rq->scheme;
     p->out_bytes = rq->out_bytes;
@@ -86,7 +94,8 @@ int plan_init(epi_plan *p, const intref_acc *acc, const intref_requant *rq, int6
         size_t bytes32 = (size_t)npad * sizeof(int32_t), bytes64 = (size_t)npad * sizeof(int64_t);
         unsigned char *mem = (unsigned char *)mem_alloc(5 * bytes32 + 3 * bytes64);
         if (!mem) return INTREF_ENOMEM;
-        memset(mem, 0, 5 * bytes32 + 3 * bytes64);
+        /* the loop below writes every table of tflite_double; single leaves the others at zero */
+        if (p->scheme != INTREF_SCHEME_TFLITE_DOUBLE) memset(mem, 0, 5 * bytes32 + 3 * bytes64);
         p->mem = mem;
         p->m32 = (int32_t *)mem;
         p->left = (int32_t *)(mem + bytes32);
@@ -97,27 +106,37 @@ int plan_init(epi_plan *p, const intref_acc *acc, const intref_requant *rq, int6
         p->rnd64 = (int64_t *)(mem + 5 * bytes32 + bytes64);
         p->fix64 = (int64_t *)(mem + 5 * bytes32 + 2 * bytes64);
     }
-    for (i = 0; i < npad; i++) {
-        int64_t m = i < channels ? p->mult[i] : 0, s = i < channels ? p->shift[i] : 0;
-        int64_t blk = i / 16 * 16, lane = i % 16, slot = blk + (lane % 2) * 8 + lane / 2;
-        p->m32[i] = (int32_t)m;
-        if (p->scheme == INTREF_SCHEME_TFLITE_DOUBLE) {
-            int32_t r = s < 0 ? (int32_t)-s : 0;
-            p->left[i] = s > 0 ? (int32_t)s : 0;
-            p->right[i] = r;
-            p->rmask[i] = (int32_t)((UINT64_C(1) << r) - 1);
-            p->rthr[i] = p->rmask[i] >> 1;
-            if (p->left[i]) p->any_left = 1;
-            if (r) p->any_right = 1;
-            if (m == I32_MIN) p->any_sat = 1;
-            /* both roundings as one: floor((x*M + 2^30 + 2^(r+30) - [x*M + 2^30 < 0] * 2^31) / 2^(31+r)) */
-            p->n64[slot] = 31 + r;
-            p->rnd64[slot] = ((int64_t)1 << 30) + (r ? (int64_t)1 << (r + 30) : 0);
-            p->fix64[slot] = r ? (int64_t)1 << 31 : 0;
-        } else {
-            p->n64[slot] = 31 - s;
-            p->rnd64[slot] = (int64_t)1 << (30 - s);
+    {
+        /* local pointers: the stores cannot alias the plan's fields, so nothing is reloaded per channel */
+        int32_t *m32 = p->m32, *left = p->left, *right = p->right, *rmask = p->rmask, *rthr = p->rthr;
+        int64_t *n64 = p->n64, *rnd64 = p->rnd64, *fix64 = p->fix64;
+        const int64_t *mult = p->mult, *shift = p->shift;
+        int any_left = 0, any_right = 0, any_sat = 0;
+        for (i = 0; i < npad; i++) {
+            const int64_t m = i < channels ? mult[i] : 0, s = i < channels ? shift[i] : 0;
+            const int64_t lane = i & 15, slot = (i & ~(int64_t)15) + (lane & 1) * 8 + (lane >> 1);
+            m32[i] = (int32_t)m;
+            if (p->scheme == INTREF_SCHEME_TFLITE_DOUBLE) {
+                const int32_t r = s < 0 ? (int32_t)-s : 0;
+                left[i] = s > 0 ? (int32_t)s : 0;
+                right[i] = r;
+                rmask[i] = (int32_t)((UINT64_C(1) << r) - 1);
+                rthr[i] = rmask[i] >> 1;
+                any_left |= s > 0;
+                any_right |= r != 0;
+                any_sat |= m == I32_MIN;
+                /* both roundings as one: floor((x*M + 2^30 + 2^(r+30) - [x*M + 2^30 < 0] * 2^31) / 2^(31+r)) */
+                n64[slot] = 31 + r;
+                rnd64[slot] = ((int64_t)1 << 30) + (r ? (int64_t)1 << (r + 30) : 0);
+                fix64[slot] = r ? (int64_t)1 << 31 : 0;
+            } else {
+                n64[slot] = 31 - s;
+                rnd64[slot] = (int64_t)1 << (30 - s);
+            }
         }
+        p->any_left = any_left;
+        p->any_right = any_right;
+        p->any_sat = any_sat;
     }
     p->fast = p->scheme == INTREF_SCHEME_TFLITE_DOUBLE && !p->any_left && !p->any_sat;
     /* |x * M| <= 2^31 (2^31 - 1) and n = 31 - shift >= 31: (x * M + 2^(n-1)) >> n stays inside int32 */

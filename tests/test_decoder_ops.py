@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from oracle import rescale_one
 
@@ -50,6 +50,40 @@ def test_embed_equals_the_oracle(seed, scheme, n, width, int4):
     y = ops.embed(ids, pos, table, pos_table, rq)
     assert y.dtype == np.int16 and y.shape == (n, width)
     assert y.tolist() == embed_oracle(ids, pos, codes, pos_table, m, s, scheme, -(2**15), 2**15 - 1)
+
+
+def _outcome(fn, *args):
+    try:
+        return "ok", fn(*args)
+    except Exception as exc:  # the error is part of the contract
+        return "error", (type(exc), str(exc))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1), scheme=st.sampled_from((*SCHEMES, "tosa_scale16", "onnx")), int4=st.booleans())
+def test_a_backend_embed_equals_the_reference(backend, seed, scheme, int4):
+    """Backends with their own embed (native: the C requantize on the gathered rows) give the reference's values,
+    dtype and errors: random tables, 0 to 5 ids, out-of-range ids, and left shifts that overflow tflite_double."""
+    if not hasattr(backend, "embed"):
+        pytest.skip(f"backend '{backend.name}' runs the reference embed")
+    rng = np.random.default_rng(seed)
+    vocab, width, positions = int(rng.integers(1, 40)), int(rng.integers(1, 30)), int(rng.integers(1, 9))
+    codes = rng.integers(-8 if int4 else -128, 8 if int4 else 128, size=(vocab, width)).astype(np.int8)
+    table = pack_int4(codes) if int4 else codes
+    pos_table = rng.integers(-(2**15), 2**15, size=(positions, width)).astype(np.int16)
+    m, s = quantize_multipliers(2.0 ** rng.uniform(-4, 30 if scheme == "tflite_double" else 10, size=vocab), scheme)
+    lo, hi = [(-(2**15), 2**15 - 1), (-128, 127), (-(2**31), 2**31 - 1)][int(rng.integers(0, 3))]
+    rq = Requant(scheme, m, s, 0, lo, hi)
+    n = int(rng.integers(0, 6))
+    ids = rng.integers(0, vocab + int(rng.integers(0, 2)), size=n).astype(np.int32)
+    at = rng.integers(0, positions, size=n).astype(np.int32)
+    expected = _outcome(ops.embed, ids, at, table, pos_table, rq)
+    actual = _outcome(backend.embed, ids, at, table, pos_table, rq)
+    assert actual[0] == expected[0], (expected, actual)
+    if expected[0] == "error":
+        assert actual[1] == expected[1]
+    else:
+        assert actual[1].dtype == expected[1].dtype and np.array_equal(actual[1], expected[1])
 
 
 def test_embed_rejects_bad_arguments():

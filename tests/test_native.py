@@ -528,6 +528,29 @@ def test_add_reports_input_rescales_before_the_accumulator():
                 assert assert_same("add", a, b, params, acc=acc) == "error"
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("isa", ISAS)
+def test_few_rows_of_int4_weights_match_the_reference(isa, threads):
+    """1 to 4 rows (a decoder step) take the unpacked-per-block path with int4 weights too: odd K, several blocks of
+    64 output channels, enough products for a second thread, the accumulator policies and every scheme."""
+    nat.set_isa(isa)
+    nat.set_threads(threads)
+    rng = rng_for("gemv-int4", isa, threads)
+    for m, k, n in [(1, 224, 896), (2, 225, 130), (4, 1023, 1100), (3, 1, 65), (1, 64, 64)]:
+        x, bias = i8(rng, (m, k)), rng.integers(-(2**20), 2**20, n).astype(np.int32)
+        narrow = bool(rng.integers(0, 2))
+        w4 = pack_int4(rng.integers(-7 if narrow else -8, 8, (n, k)), narrow=narrow)
+        for requant in (None, per_channel("single", n, rng), per_channel("tflite_double", n, rng, zp=-9)):
+            for acc in (Accumulator(), Accumulator("wrap", 20), Accumulator("saturate", 24)):
+                assert_same("linear", x, w4, bias, x_zp=int(rng.integers(-128, 128)), requant=requant, acc=acc)
+    x = np.zeros((2, 300), np.int8)
+    x[1] = 127
+    codes = np.zeros((70, 300), np.int64)
+    codes[37], codes[50] = -8, 7
+    # row 1, channels 37 and 50 overflow 16 bits: the error names flat index 107 on both
+    assert assert_same("linear", x, pack_int4(codes), None, acc=Accumulator("error", 16)) == "error"
+
+
 # ---------------------------------------------------------------------------------------- edge inputs
 
 

@@ -25,6 +25,7 @@ from ..ops import _checks
 from ..ops.argmax import check_argmax
 from ..ops.conv1d import check_conv1d, output_length
 from ..ops.elementwise import AddParams, check_add, check_clamp, check_mul, check_requantize
+from ..ops.embed import check_embed, table_rows
 from ..ops.layernorm import check_layernorm
 from ..ops.linear import check_linear
 from ..ops.lut import check_lut
@@ -277,6 +278,8 @@ class _AddArgs:
 
 
 _INT8, _INT16, _INT32 = np.dtype(np.int8), np.dtype(np.int16), np.dtype(np.int32)
+# Schemes whose rescale of an int8 value always fits int32 (or is an error): embed takes the C path for these.
+_INT32_RESULT = ("tflite_double", "single", "tosa_double", "tosa_scale16")
 
 
 def _out_dtype(requant: Requant) -> np.dtype:
@@ -750,6 +753,42 @@ class NativeBackend:
             )
             _raise_status(rc, None, name, Accumulator(), None)
         return y
+
+    def embed(
+        self,
+        ids: np.ndarray,
+        positions: np.ndarray,
+        table: np.ndarray | PackedInt4,
+        pos_table: np.ndarray,
+        requant: Requant,
+        *,
+        name: str = "embed",
+    ) -> np.ndarray:
+        """Rows gathered in NumPy and rescaled in one C requantize call (one row of n * D channels, each row's
+        parameters repeated over its D entries), the positions added in NumPy. A rescale error is raised by the
+        reference, which names the element in its own order."""
+        check_embed(ids, positions, table, pos_table, requant, name)
+        if requant.scheme not in _INT32_RESULT or ids.shape[0] == 0:  # rescales whose results may leave int32
+            return ops.embed(ids, positions, table, pos_table, requant, name=name)
+        rows = table_rows(table, ids)
+        count = rows.size
+        # the node's validated parameters, row by row; the bare rescale: no zero point, no clamp
+        m = np.repeat(np.broadcast_to(requant.multiplier, (table.shape[0],))[ids].astype(np.int64), rows.shape[1])
+        s = np.repeat(np.broadcast_to(requant.shift, (table.shape[0],))[ids].astype(np.int64), rows.shape[1])
+        rq = _ffi.new("intref_requant *")
+        rq.scheme, rq.out_bytes, rq.channels = _SCHEMES[requant.scheme], 4, count
+        rq.multiplier, rq.shift = _ptr("int64_t[]", m), _ptr("int64_t[]", s)
+        rq.zero_point, rq.lo, rq.hi = 0, -(2**31), 2**31 - 1
+        scaled = np.empty(rows.shape, dtype=np.int32)
+        status = _ffi.new("intref_status *")
+        rc = _lib.intref_requantize(
+            ISAS.index(_isa), _threads, _optr(np.ascontiguousarray(rows)), 1, 1, count, 0, _acc_struct(Accumulator()),
+            rq, _ffi.NULL, _optr(scaled), status,
+        )  # fmt: skip
+        if rc != 0:
+            return ops.embed(ids, positions, table, pos_table, requant, name=name)
+        total = scaled + pos_table[positions].astype(np.int64)
+        return np.clip(total, requant.lo, requant.hi).astype(requant.out_dtype)
 
     def split16(
         self, x: np.ndarray, *, x_zp: int = 0, shift: int = 7, hi_zp: int = 0, name: str = "split16"

@@ -53,7 +53,8 @@ class Embed(NodeKind):
 
     def call(self, backend, bound, args):
         x = bound.extra
-        return [embed(args[0], args[1], x["table"], x["positions_table"], bound.requant, name=bound.name)], None
+        op = getattr(backend, "embed", embed)  # the reference op where a backend has no faster one
+        return [op(args[0], args[1], x["table"], x["positions_table"], bound.requant, name=bound.name)], None
 
 
 @register

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -130,6 +131,33 @@ def _checked_call(primary, secondary, names, bound, args):
     return first
 
 
+@dataclass(frozen=True)
+class _Step:
+    """One node as the run loop needs it, worked out once per model: where each input comes from, the declared
+    spec of each output, and the intermediates nobody reads after this node."""
+
+    bound: BoundNode
+    inputs: tuple[tuple[str, np.ndarray | None], ...]  # (tensor, its constant or None for an activation)
+    outputs: tuple[tuple[str, TensorSpec], ...]
+    frees: tuple[str, ...]
+
+
+def _steps(model: Model) -> tuple[_Step, ...]:
+    steps = model.__dict__.get("_run_steps")
+    if steps is None:
+        steps = tuple(
+            _Step(
+                bound,
+                tuple((t, model.constants.get(t)) for t in bound.spec.inputs),
+                tuple((t, model.tensors[t]) for t in bound.spec.outputs),
+                tuple(dict.fromkeys(t for t in bound.spec.inputs if model.last_use.get(t) == bound.index)),
+            )
+            for bound in model.nodes
+        )
+        model.__dict__["_run_steps"] = steps
+    return steps
+
+
 def run(model: Model, inputs, *, backend=None, check=None, trace: Hook | None = None) -> dict[str, np.ndarray]:
     """Run ``model`` (see :meth:`intref.graph.model.Model.run`)."""
     primary = resolve_backend(backend)
@@ -141,16 +169,18 @@ def run(model: Model, inputs, *, backend=None, check=None, trace: Hook | None = 
         problem = check_shape(spec, env[spec.name], symbols)
         if problem:
             raise IntrefInputError(f"input {spec.name!r} {problem}")
-    last_use = model.last_use
     lean = trace is None
-    for bound in model.nodes:
-        args = [env[t] if t in env else model.constants[t] for t in bound.spec.inputs]
+    for step in _steps(model):
+        bound = step.bound
+        args = [env[t] if const is None else const for t, const in step.inputs]
         if secondary is None:
             outs, acc = _call(primary, bound, args, lean)
         else:
             outs, acc = _checked_call(primary, secondary, names, bound, args)
-        for t, arr in zip(bound.spec.outputs, outs, strict=True):
-            problem = check_shape(model.tensors[t], arr, symbols)
+        if len(outs) != len(step.outputs):
+            raise NodeError(bound.name, bound.op, f"gave {len(outs)} outputs, the model declares {len(step.outputs)}")
+        for (t, spec), arr in zip(step.outputs, outs, strict=True):
+            problem = check_shape(spec, arr, symbols)
             if problem:
                 raise NodeError(bound.name, bound.op, f"output {t!r} {problem}")
         if trace is not None:
@@ -158,11 +188,11 @@ def run(model: Model, inputs, *, backend=None, check=None, trace: Hook | None = 
             replaced = trace(NodeRecord(bound, tuple(args), acc, tuple(outs), extra))
             if replaced is not None:
                 outs = _replacement(bound, outs, replaced)
-        env.update(zip(bound.spec.outputs, outs, strict=True))
-        if trace is None:
-            for t in bound.spec.inputs:
-                if last_use.get(t) == bound.index:
-                    env.pop(t, None)  # free intermediates early: long clips have large activations
+        for (t, _), arr in zip(step.outputs, outs, strict=True):
+            env[t] = arr
+        if lean:
+            for t in step.frees:
+                env.pop(t, None)  # free intermediates early: long clips have large activations
     return {t: env[t] for t in model.graph.outputs}
 
 

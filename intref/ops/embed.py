@@ -46,7 +46,8 @@ def check_embed(ids, positions, table, pos_table, requant: Requant, name: str) -
     return shape[0], pos_table.shape[0]
 
 
-def _rows(table, ids: np.ndarray) -> np.ndarray:
+def table_rows(table, ids: np.ndarray) -> np.ndarray:
+    """The int8 rows ``ids`` of an int8 or packed int4 table."""
     if isinstance(table, PackedInt4):  # unpack only the rows asked for
         return PackedInt4(table.data[ids], (ids.shape[0], table.shape[1]), table.narrow).unpack()
     return table[ids]
@@ -63,7 +64,7 @@ def embed(
 ) -> np.ndarray:
     """Embedding rows of ``ids`` at ``positions`` (int32 [n] each) -> [n, D] of ``requant``'s output type."""
     check_embed(ids, positions, table, pos_table, requant, name)
-    rows = _rows(table, ids).astype(np.int64)
+    rows = table_rows(table, ids).astype(np.int64)
     m = np.broadcast_to(requant.multiplier, (table.shape[0],))[ids]
     s = np.broadcast_to(requant.shift, (table.shape[0],))[ids]
     scaled = rescale(rows.T, m, s, requant.scheme).T  # per-channel parameters run along the last axis: rows of [D, n]
@@ -71,4 +72,4 @@ def embed(
     return np.clip(total, requant.lo, requant.hi).astype(requant.out_dtype)
 
 
-__all__ = ["check_embed", "embed"]
+__all__ = ["check_embed", "embed", "table_rows"]
