@@ -52,7 +52,7 @@ int plan_init(epi_plan *p, const intref_acc *acc, const intref_requant *rq, int6
     if (!fits_bytes(rq->lo, rq->out_bytes) || !fits_bytes(rq->hi, rq->out_bytes)) return INTREF_EINVAL;
     if (acc->bits > LIMITS[rq->scheme].value_bits) return INTREF_EINVAL;
     {
-        /* the ranges of the parameters, then one comparison each (a loop the compiler vectorises) */
+        /* the ranges of the parameters, then one comparison each */
         const int64_t *mult = rq->multiplier, *shift = rq->shift;
         int64_t mmin = mult[0], mmax = mult[0], smin = shift[0], smax = shift[0];
         for (c = 1; c < channels; c++) {
@@ -63,6 +63,8 @@ int plan_init(epi_plan *p, const intref_acc *acc, const intref_requant *rq, int6
         }
         if (mmin < LIMITS[rq->scheme].mlo || mmax > LIMITS[rq->scheme].mhi) return INTREF_EINVAL;
         if (smin < LIMITS[rq->scheme].slo || smax > LIMITS[rq->scheme].shi) return INTREF_EINVAL;
+        /* |x * M| <= 2^31 (2^31 - 1) and n = 31 - shift >= 31: (x * M + 2^(n-1)) >> n stays inside int32 */
+        p->single_safe = rq->scheme == INTREF_SCHEME_SINGLE && smax <= 0;
     }
     p->scheme = rq->scheme;
     p->out_bytes = rq->out_bytes;
@@ -91,20 +93,24 @@ int plan_init(epi_plan *p, const intref_acc *acc, const intref_requant *rq, int6
     if (!p->vec) return INTREF_OK;
     npad = pad16(channels);
     {
-        size_t bytes32 = (size_t)npad * sizeof(int32_t), bytes64 = (size_t)npad * sizeof(int64_t);
-        unsigned char *mem = (unsigned char *)mem_alloc(5 * bytes32 + 3 * bytes64);
+        /* tflite_double needs all eight tables; single only m32, n64 and rnd64 (the others stay NULL: nothing
+         * reads them for single, and a read would fault rather than see stale values) */
+        const int tfl = p->scheme == INTREF_SCHEME_TFLITE_DOUBLE;
+        const size_t bytes32 = (size_t)npad * sizeof(int32_t), bytes64 = (size_t)npad * sizeof(int64_t);
+        const size_t total = tfl ? 5 * bytes32 + 3 * bytes64 : bytes32 + 2 * bytes64;
+        unsigned char *mem = (unsigned char *)mem_alloc(total);
         if (!mem) return INTREF_ENOMEM;
-        /* the loop below writes every table of tflite_double; single leaves the others at zero */
-        if (p->scheme != INTREF_SCHEME_TFLITE_DOUBLE) memset(mem, 0, 5 * bytes32 + 3 * bytes64);
         p->mem = mem;
         p->m32 = (int32_t *)mem;
-        p->left = (int32_t *)(mem + bytes32);
-        p->right = (int32_t *)(mem + 2 * bytes32);
-        p->rmask = (int32_t *)(mem + 3 * bytes32);
-        p->rthr = (int32_t *)(mem + 4 * bytes32);
-        p->n64 = (int64_t *)(mem + 5 * bytes32);
-        p->rnd64 = (int64_t *)(mem + 5 * bytes32 + bytes64);
-        p->fix64 = (int64_t *)(mem + 5 * bytes32 + 2 * bytes64);
+        p->n64 = (int64_t *)(mem + bytes32);
+        p->rnd64 = (int64_t *)(mem + bytes32 + bytes64);
+        if (tfl) {
+            p->fix64 = (int64_t *)(mem + bytes32 + 2 * bytes64);
+            p->left = (int32_t *)(mem + bytes32 + 3 * bytes64);
+            p->right = p->left + npad;
+            p->rmask = p->right + npad;
+            p->rthr = p->rmask + npad;
+        }
     }
     {
         /* local pointers: the stores cannot alias the plan's fields, so nothing is reloaded per channel */
@@ -139,10 +145,6 @@ int plan_init(epi_plan *p, const intref_acc *acc, const intref_requant *rq, int6
         p->any_sat = any_sat;
     }
     p->fast = p->scheme == INTREF_SCHEME_TFLITE_DOUBLE && !p->any_left && !p->any_sat;
-    /* |x * M| <= 2^31 (2^31 - 1) and n = 31 - shift >= 31: (x * M + 2^(n-1)) >> n stays inside int32 */
-    p->single_safe = p->scheme == INTREF_SCHEME_SINGLE;
-    for (i = 0; i < channels && p->single_safe; i++)
-        if (p->shift[i] > 0) p->single_safe = 0;
     return INTREF_OK;
 }
 
